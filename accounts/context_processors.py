@@ -1,0 +1,28 @@
+"""Navigation shown to the signed-in user: only the pages their role may open."""
+
+from django.urls import NoReverseMatch, reverse
+
+from .roles import Perm, user_role
+
+# (label, url name, permission). A page a role may not use is hidden here and answers 403.
+NAV_ITEMS: list[tuple[str, str, str]] = [
+    ("Dashboard", "dashboard", Perm.VIEW_PORTAL),
+    ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "user_role": None}
+    items = []
+    for label, url_name, perm in NAV_ITEMS:
+        if not user.has_perm(perm):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        active = request.path == url if url == "/" else request.path.startswith(url)
+        items.append({"label": label, "url": url, "active": active})
+    return {"nav_items": items, "user_role": user_role(user)}

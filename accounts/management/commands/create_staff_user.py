@@ -1,0 +1,30 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.roles import Role
+from accounts.services import staff_user_create
+
+
+class Command(BaseCommand):
+    help = "Create a staff account with one role. Prints a generated password unless one is given."
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+        parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+        parser.add_argument("--name", default="", help="Full name shown in the portal.")
+        parser.add_argument(
+            "--password",
+            default=None,
+            help="Set this password instead of generating one (avoid: it lands in shell history).",
+        )
+
+    def handle(self, *args, email, role, name, password, **options):
+        try:
+            user, password = staff_user_create(
+                email=email, role=Role(role), password=password, full_name=name
+            )
+        except ValidationError as exc:
+            problems = (f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+            raise CommandError("; ".join(problems)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Created {Role(role).label} {user.username}"))
+        self.stdout.write(f"Password: {password}")

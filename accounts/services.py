@@ -1,0 +1,50 @@
+"""Writes for staff accounts."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from .roles import Role
+
+
+def generate_password() -> str:
+    """A random password that passes the configured validators (about 128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+@transaction.atomic
+def staff_user_create(
+    *, email: str, role: Role, password: str | None = None, full_name: str = ""
+) -> tuple[AbstractUser, str]:
+    """Create a staff account with exactly one role; returns the user and its password.
+
+    The e-mail address is the login name. Raises ValidationError naming the field when the
+    address is invalid or taken, or the password too weak.
+    """
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": f"'{email}' is not a valid e-mail address."}) from exc
+    User = get_user_model()
+    if User.objects.filter(username=email).exists():
+        raise ValidationError({"email": f"A staff account for {email} already exists."})
+    password = password or generate_password()
+    first, _, last = full_name.strip().partition(" ")
+    user = User(username=email, email=email, first_name=first, last_name=last)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    # Operators may use the Django admin; other roles work only in the portal.
+    user.is_staff = role == Role.OPERATOR
+    user.full_clean()
+    user.save()
+    user.groups.set([Group.objects.get(name=role.value)])
+    return user, password

@@ -1,0 +1,1 @@
+"""The append-only audit trail (models arrive with issue 4)."""

@@ -1,0 +1,59 @@
+"""The Celery application shared by the worker, beat and the web process (which only sends).
+
+Configuration comes from Django settings with the CELERY_ prefix (see settings.py): JSON only,
+time limits, late acknowledgement for idempotent tasks, and the broker chosen by the
+environment (Redis in production, a filesystem broker for `make run`).
+"""
+
+import logging
+import os
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import setup_logging
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "byods_portal.settings")
+
+app = Celery("byods_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _prepare_embedded_broker() -> None:
+    """The filesystem transport expects its folders to exist; senders and workers both call."""
+    from django.conf import settings
+
+    if settings.BROKER_IS_EMBEDDED:
+        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+            Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
+        if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+            Path(settings.CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(
+                parents=True, exist_ok=True
+            )
+
+
+_prepare_embedded_broker()
+
+logger = logging.getLogger(__name__)
+
+
+@setup_logging.connect
+def _use_django_logging(**kwargs) -> None:
+    """Workers log through Django's LOGGING so web and worker lines look the same."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@app.task(name="byods_portal.ping", ignore_result=False)
+def ping(value: str) -> str:
+    """Echo a value back: proves a message travels from a sender to a worker and back."""
+    return f"pong:{value}"
+
+
+@app.task(name="byods_portal.heartbeat")
+def heartbeat() -> None:
+    """Scheduled by beat: a log line per interval shows beat and a worker are both alive."""
+    logger.info("beat heartbeat received by worker pid=%s", os.getpid())

@@ -1,0 +1,26 @@
+"""Test overrides: production-like settings with fast hashing and no HTTPS redirect.
+
+Secrets get throwaway values here only so the suite never needs a `.env`; the services
+(PostgreSQL, Redis) come from DATABASE_URL / CELERY_BROKER_URL as chosen by `make test`.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "t" * 40)
+os.environ.setdefault(
+    "PORTAL_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAwMDAwMDA="
+)
+os.environ.setdefault("PORTAL_HTTPS", "false")
+# Tests never read a developer's .env and always run with DEBUG off, as production does.
+os.environ["PORTAL_READ_DOTENV"] = "false"
+os.environ["DJANGO_DEBUG"] = "false"
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+CELERY_BEAT_SCHEDULE = {}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Serve static files through the finders: tests never run collectstatic.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
