@@ -9,6 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from audit.context import Actor
+from audit.services import audit_record
+from audit.vocabulary import Action
+
 from .roles import Role
 
 
@@ -19,7 +23,12 @@ def generate_password() -> str:
 
 @transaction.atomic
 def staff_user_create(
-    *, email: str, role: Role, password: str | None = None, full_name: str = ""
+    *,
+    email: str,
+    role: Role,
+    password: str | None = None,
+    full_name: str = "",
+    actor: Actor | None = None,
 ) -> tuple[AbstractUser, str]:
     """Create a staff account with exactly one role; returns the user and its password.
 
@@ -47,4 +56,13 @@ def staff_user_create(
     user.full_clean()
     user.save()
     user.groups.set([Group.objects.get(name=role.value)])
+    audit_record(
+        action=Action.STAFF_CREATED,
+        summary=f"Created {role.label} account {email}",
+        actor=actor,
+        target_type="user",
+        target_id=user.pk,
+        target_label=email,
+        changes={"role": {"before": None, "after": role.value}},
+    )
     return user, password

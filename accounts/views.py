@@ -1,11 +1,13 @@
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from .roles import Perm, user_role
 from .selectors import staff_list as select_staff
 
 
+@require_GET
 @permission_required(Perm.MANAGE_STAFF, raise_exception=True)
 def staff_list(request):
     search = request.GET.get("q", "").strip()

@@ -22,7 +22,10 @@ def main() -> int:
     for script in scripts:
         print(f"== {script.name}", flush=True)
         proc = subprocess.run(
-            [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
+            [sys.executable, str(script)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             timeout=1800,
         )
         sys.stdout.write(proc.stdout)

@@ -30,9 +30,7 @@ def _required_secret(name: str, dev_default: str) -> str:
         return value
     if DEBUG:
         return dev_default
-    raise ImproperlyConfigured(
-        f"{name} must be set when DJANGO_DEBUG is off (see .env.example)."
-    )
+    raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG is off (see .env.example).")
 
 
 # Development fallbacks are deliberately recognisable so they can never pass for real keys.
@@ -67,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -92,9 +91,7 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL when DATABASE_URL is set, else a SQLite file under var/ ---------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -108,8 +105,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -193,6 +192,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "byods_portal.heartbeat",
         "schedule": env.float("CELERY_HEARTBEAT_SECONDS", default=60.0),
     },
+    "audit-chain-head-daily": {"task": "audit.log_chain_head", "schedule": 24 * 3600.0},
 }
 
 # --- Webex -----------------------------------------------------------------------------------
@@ -218,7 +218,5 @@ LOGGING = {
     },
 }
 
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="byods-portal@localhost")

@@ -23,6 +23,7 @@ def healthz(request):
     return JsonResponse(body, status=200 if ok else 503)
 
 
+@require_GET
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def dashboard(request):
     return render(request, "dashboard.html", {"checks": run_checks()})

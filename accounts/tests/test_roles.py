@@ -7,6 +7,9 @@ from django.core.management import CommandError, call_command
 
 from accounts.roles import CAPABILITIES, ROLE_CAPABILITIES, Perm, Role, user_role
 from accounts.services import staff_user_create
+from audit.context import Actor
+
+SETUP = Actor.system("test-setup")
 
 groups_migration = importlib.import_module("accounts.migrations.0002_role_groups")
 
@@ -28,14 +31,20 @@ def test_each_group_holds_exactly_its_roles_permissions():
     ("role", "allowed", "refused"),
     [
         (Role.OPERATOR, [Perm.OPERATE, Perm.VIEW_AUDIT, Perm.MANAGE_STAFF], []),
-        (Role.ONBOARDING, [Perm.ONBOARD_ORGS, Perm.EDIT_DATASOURCES],
-         [Perm.OPERATE, Perm.VIEW_AUDIT, Perm.MANAGE_STAFF]),
-        (Role.AUDITOR, [Perm.VIEW_AUDIT, Perm.EXPORT_AUDIT],
-         [Perm.OPERATE, Perm.ONBOARD_ORGS, Perm.EDIT_DATASOURCES, Perm.MANAGE_STAFF]),
+        (
+            Role.ONBOARDING,
+            [Perm.ONBOARD_ORGS, Perm.EDIT_DATASOURCES],
+            [Perm.OPERATE, Perm.VIEW_AUDIT, Perm.MANAGE_STAFF],
+        ),
+        (
+            Role.AUDITOR,
+            [Perm.VIEW_AUDIT, Perm.EXPORT_AUDIT],
+            [Perm.OPERATE, Perm.ONBOARD_ORGS, Perm.EDIT_DATASOURCES, Perm.MANAGE_STAFF],
+        ),
     ],
 )
 def test_a_role_grants_its_permissions_and_no_others(role, allowed, refused):
-    user, _ = staff_user_create(email=f"{role.value}@example.com", role=role)
+    user, _ = staff_user_create(email=f"{role.value}@example.com", role=role, actor=SETUP)
     assert user_role(user) == role
     assert all(user.has_perm(p) for p in allowed + [Perm.VIEW_PORTAL])
     assert not any(user.has_perm(p) for p in refused)
@@ -43,8 +52,8 @@ def test_a_role_grants_its_permissions_and_no_others(role, allowed, refused):
 
 @pytest.mark.django_db
 def test_only_operators_may_use_the_django_admin():
-    op, _ = staff_user_create(email="op@example.com", role=Role.OPERATOR)
-    aud, _ = staff_user_create(email="aud@example.com", role=Role.AUDITOR)
+    op, _ = staff_user_create(email="op@example.com", role=Role.OPERATOR, actor=SETUP)
+    aud, _ = staff_user_create(email="aud@example.com", role=Role.AUDITOR, actor=SETUP)
     assert op.is_staff and not aud.is_staff
 
 
@@ -65,12 +74,12 @@ def test_create_staff_user_rejects_a_bad_email_naming_the_field():
 
 @pytest.mark.django_db
 def test_it_rejects_a_duplicate_account_and_a_weak_password():
-    staff_user_create(email="a@example.com", role=Role.OPERATOR)
+    staff_user_create(email="a@example.com", role=Role.OPERATOR, actor=SETUP)
     with pytest.raises(ValidationError) as dup:
-        staff_user_create(email="A@example.com", role=Role.AUDITOR)
+        staff_user_create(email="A@example.com", role=Role.AUDITOR, actor=SETUP)
     assert "already exists" in dup.value.message_dict["email"][0]
     with pytest.raises(ValidationError) as weak:
-        staff_user_create(email="b@example.com", role=Role.AUDITOR, password="short")
+        staff_user_create(email="b@example.com", role=Role.AUDITOR, password="short", actor=SETUP)
     assert "password" in weak.value.message_dict
 
 

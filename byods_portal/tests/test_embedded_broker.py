@@ -20,18 +20,25 @@ def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_"))}
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "REDIS_URL"):
         env.pop(name, None)
-    return env | {
-        "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
-        "DJANGO_DEBUG": "true",
-        "PORTAL_READ_DOTENV": "false",
-        "PORTAL_VAR_DIR": str(var_dir),
-    } | extra
+    return (
+        env
+        | {
+            "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
+            "DJANGO_DEBUG": "true",
+            "PORTAL_READ_DOTENV": "false",
+            "PORTAL_VAR_DIR": str(var_dir),
+        }
+        | extra
+    )
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "byods_portal", *args],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -50,11 +57,18 @@ def test_a_task_sent_by_one_process_runs_in_a_worker_in_another(tmp_path):
     worker = start(["worker", "--pool", "solo", "--loglevel", "INFO"], env, tmp_path / "w.log")
     try:
         sender = subprocess.run(
-            [sys.executable, "-c",
-             "import django; django.setup()\n"
-             "from byods_portal.celery import ping\n"
-             "print(ping.delay('across-processes').get(timeout=45))"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup()\n"
+                "from byods_portal.celery import ping\n"
+                "print(ping.delay('across-processes').get(timeout=45))",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
     finally:
         stop(worker)

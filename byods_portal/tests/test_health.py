@@ -28,7 +28,8 @@ def test_healthz_answers_503_when_the_database_is_down(client, monkeypatch):
     body = response.json()
     assert body["status"] == "down"
     assert body["checks"]["database"] == {
-        "ok": False, "detail": "unreachable (OperationalError)",
+        "ok": False,
+        "detail": "unreachable (OperationalError)",
         "ms": body["checks"]["database"]["ms"],
     }
 

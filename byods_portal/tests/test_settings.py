@@ -22,13 +22,21 @@ def run_django(code: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_"))}
     base.pop("DATABASE_URL", None)
     base.pop("CELERY_BROKER_URL", None)
-    full_env = base | {
-        "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
-        "PORTAL_READ_DOTENV": "false",
-    } | env
+    full_env = (
+        base
+        | {
+            "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
+            "PORTAL_READ_DOTENV": "false",
+        }
+        | env
+    )
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()\n" + code],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -73,9 +81,11 @@ def test_service_urls_select_postgresql_and_redis():
         "'broker': settings.CELERY_BROKER_URL, 'embedded': settings.BROKER_IS_EMBEDDED}))"
     )
     result = run_django(
-        code, DJANGO_DEBUG="false",
+        code,
+        DJANGO_DEBUG="false",
         DATABASE_URL="postgres://u@db.internal:5432/byods",
-        CELERY_BROKER_URL="redis://redis.internal:6379/0", **PROD_SECRETS,
+        CELERY_BROKER_URL="redis://redis.internal:6379/0",
+        **PROD_SECRETS,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -88,7 +98,10 @@ def test_service_urls_select_postgresql_and_redis():
 def test_check_deploy_is_clean_for_a_production_like_environment(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_"))}
         | PROD_SECRETS
         | {

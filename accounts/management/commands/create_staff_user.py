@@ -1,8 +1,11 @@
+import getpass
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import Role
 from accounts.services import staff_user_create
+from audit.context import Actor
 
 
 class Command(BaseCommand):
@@ -21,7 +24,11 @@ class Command(BaseCommand):
     def handle(self, *args, email, role, name, password, **options):
         try:
             user, password = staff_user_create(
-                email=email, role=Role(role), password=password, full_name=name
+                email=email,
+                role=Role(role),
+                password=password,
+                full_name=name,
+                actor=Actor.system(f"manage.py create_staff_user (os user {getpass.getuser()})"),
             )
         except ValidationError as exc:
             problems = (f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import Role
 from accounts.services import staff_user_create
+from audit.context import Actor
 
 DEMO_OPERATOR = "operator@example.com"
 
@@ -27,7 +28,10 @@ class Command(BaseCommand):
         exists = get_user_model().objects.filter(username=DEMO_OPERATOR).exists()
         if not exists:
             _, password = staff_user_create(
-                email=DEMO_OPERATOR, role=Role.OPERATOR, full_name="Demo Operator"
+                email=DEMO_OPERATOR,
+                role=Role.OPERATOR,
+                full_name="Demo Operator",
+                actor=Actor.system("seed_demo"),
             )
             credentials.parent.mkdir(parents=True, exist_ok=True)
             credentials.write_text(password + "\n")

@@ -1,0 +1,54 @@
+from django import forms
+
+from .models import AuditEvent
+from .selectors import AuditFilter
+from .vocabulary import Action
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters. All optional; each error names its field."""
+
+    actor = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Exact actor: an e-mail, api:<prefix> or system:<task>.",
+    )
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *Action.choices])
+    org = forms.UUIDField(required=False, label="Org id", help_text="The org's portal UUID.")
+    target_type = forms.CharField(required=False, max_length=40)
+    target_id = forms.CharField(required=False, max_length=64, label="Target id")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *AuditEvent.Outcome.choices]
+    )
+    since = forms.DateTimeField(
+        required=False,
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="Until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    correlation = forms.UUIDField(required=False, label="Correlation id")
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            self.add_error("until", "“Until” must be after “From”.")
+        return data
+
+    def to_filter(self) -> AuditFilter:
+        d = self.cleaned_data
+        return AuditFilter(
+            actor=d.get("actor") or "",
+            action=d.get("action") or "",
+            org_id=d.get("org"),
+            target_type=d.get("target_type") or "",
+            target_id=d.get("target_id") or "",
+            outcome=d.get("outcome") or "",
+            since=d.get("since"),
+            until=d.get("until"),
+            correlation_id=d.get("correlation"),
+        )

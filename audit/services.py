@@ -1,0 +1,82 @@
+"""Recording audit events. `audit_record` is the only way an event is written."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.db import connection, transaction
+
+from .context import Actor, correlation_id, current_actor
+from .models import AuditChainHead, AuditEvent
+from .redaction import redact
+from .vocabulary import DESTRUCTIVE, Action
+
+logger = logging.getLogger(__name__)
+
+
+class AuditError(Exception):
+    """An audit event could not be recorded as asked (missing reason, no transaction)."""
+
+
+def audit_record(
+    *,
+    action: Action,
+    summary: str,
+    actor: Actor | None = None,
+    target_type: str = "",
+    target_id: str | uuid.UUID = "",
+    target_label: str = "",
+    org_id: uuid.UUID | str | None = None,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    outcome: str = AuditEvent.Outcome.OK,
+    error: str = "",
+    tracking_id: str = "",
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction.
+
+    Call it in the same `transaction.atomic` block as the change it describes, so the event
+    exists if and only if the change committed. A failed Webex call, which changes nothing,
+    is recorded in its own small transaction with `outcome="failed"`.
+    """
+    if not connection.in_atomic_block:
+        raise AuditError("audit_record must run inside the transaction of the change it records")
+    if action in DESTRUCTIVE and outcome == AuditEvent.Outcome.OK and not reason.strip():
+        raise AuditError(f"{action} is destructive and needs a reason")
+    actor = actor or current_actor()
+    if actor is None:
+        raise AuditError("no actor: bind one (request middleware, task helper) or pass actor=")
+    # Lock the head: appends are serialized so every event links to the one before it.
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    event = AuditEvent(
+        actor_type=actor.type,
+        actor=actor.label[:200],
+        actor_id=actor.id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        target_label=target_label[:200],
+        org_id=org_id,
+        summary=summary[:500],
+        reason=reason,
+        changes=redact(changes or {}),
+        outcome=outcome,
+        error=error,
+        tracking_id=tracking_id,
+        correlation_id=correlation_id(),
+        prev_hash=head.last_hash,
+    )
+    event.hash = event.compute_hash()
+    event.save()
+    head.last_event_id = event.pk
+    head.last_hash = event.hash
+    head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
+    return event
+
+
+def audit_record_failure(**kwargs: Any) -> AuditEvent:
+    """Record a refused or failed attempt in its own transaction (nothing else changed)."""
+    with transaction.atomic():
+        return audit_record(outcome=AuditEvent.Outcome.FAILED, **kwargs)

@@ -1,0 +1,66 @@
+"""The fixed vocabulary of audit actions: the one place that lists what can be recorded.
+
+Names are `<entity>.<past-tense verb>`. A service that changes state records one of these in
+the same transaction as the change (see `audit.services.audit_record`).
+"""
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    # staff and access
+    STAFF_CREATED = "staff.created", "Staff account created"
+    STAFF_ROLE_CHANGED = "staff.role_changed", "Staff role changed"
+    APIKEY_CREATED = "apikey.created", "API key created"
+    APIKEY_REVOKED = "apikey.revoked", "API key revoked"
+    # Service Apps and webhooks
+    SERVICEAPP_CREATED = "serviceapp.created", "Service App added"
+    SERVICEAPP_UPDATED = "serviceapp.updated", "Service App changed"
+    SERVICEAPP_TOKEN_REFRESHED = "serviceapp.token_refreshed", "Integration token refreshed"
+    WEBHOOK_REGISTERED = "webhook.registered", "Webhook registered at Webex"
+    WEBHOOK_RECEIVED = "webhook.received", "Webhook received"
+    # customer orgs and their tokens
+    ORG_ONBOARDED = "org.onboarded", "Org onboarded"
+    ORG_AUTHORIZED = "org.authorized", "Org authorized the app"
+    ORG_DEAUTHORIZED = "org.deauthorized", "Org removed the app"
+    ORG_TOKENS_FETCHED = "org.tokens_fetched", "Org tokens fetched"
+    ORG_TOKENS_REFRESHED = "org.tokens_refreshed", "Org tokens refreshed"
+    ORG_TOKENS_REFRESH_FAILED = "org.tokens_refresh_failed", "Org token refresh failed"
+    ORG_REAUTHORIZATION_REQUIRED = "org.reauthorization_required", "Org needs reauthorization"
+    ORG_RECONCILED = "org.reconciled", "Org authorizations reconciled"
+    ORG_OFFBOARDING_STARTED = "org.offboarding_started", "Offboarding started"
+    ORG_OFFBOARDED = "org.offboarded", "Org offboarded"
+    ORG_TOKENS_DESTROYED = "org.tokens_destroyed", "Org tokens destroyed"
+    # data sources
+    DATASOURCE_REGISTERED = "datasource.registered", "Data source registered"
+    DATASOURCE_UPDATED = "datasource.updated", "Data source edited"
+    DATASOURCE_ROTATED = "datasource.rotated", "Data source token rotated"
+    DATASOURCE_ROTATION_FAILED = "datasource.rotation_failed", "Rotation failed"
+    DATASOURCE_DISABLED = "datasource.disabled", "Data source disabled"
+    DATASOURCE_ENABLED = "datasource.enabled", "Data source enabled"
+    DATASOURCE_DELETED = "datasource.deleted", "Data source deleted"
+    DATASOURCE_MAINTENANCE_SCHEDULED = "datasource.maintenance_scheduled", "Maintenance scheduled"
+    DATASOURCE_DRIFT_FOUND = "datasource.drift_found", "Drift found at Webex"
+    DATASOURCE_ADOPTED = "datasource.adopted", "Data source adopted from Webex"
+    DATASOURCE_REPAIRED = "datasource.repaired", "Data source repaired"
+    # operations
+    BULK_STARTED = "bulk.started", "Bulk action started"
+    BULK_FINISHED = "bulk.finished", "Bulk action finished"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", "Alert acknowledged"
+    ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Secrets re-encrypted"
+    AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
+
+
+#: Actions that destroy or disable something: they cannot be recorded without a reason.
+DESTRUCTIVE = frozenset(
+    {
+        Action.STAFF_ROLE_CHANGED,
+        Action.APIKEY_REVOKED,
+        Action.ORG_OFFBOARDING_STARTED,
+        Action.ORG_OFFBOARDED,
+        Action.ORG_TOKENS_DESTROYED,
+        Action.DATASOURCE_DISABLED,
+        Action.DATASOURCE_DELETED,
+        Action.DATASOURCE_REPAIRED,
+    }
+)
