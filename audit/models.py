@@ -71,6 +71,8 @@ class AuditEvent(models.Model):
             # The log's filters all sort newest first (by id) and page by id (keyset), so each
             # index ends in id: a filtered page reads a short index range at any table size.
             models.Index(fields=["org_id", "-id"], name="audit_org_idx"),
+            # An org's timeline narrowed to one action ("every disable for Acme").
+            models.Index(fields=["org_id", "action", "-id"], name="audit_org_action_idx"),
             models.Index(fields=["target_type", "target_id", "-id"], name="audit_target_idx"),
             models.Index(fields=["action", "-id"], name="audit_action_idx"),
             models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
