@@ -7,6 +7,8 @@ from .roles import Perm, user_role
 # (label, url name, permission). A page a role may not use is hidden here and answers 403.
 NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Dashboard", "dashboard", Perm.VIEW_PORTAL),
+    ("Orgs", "tenants:org_list", Perm.VIEW_PORTAL),
+    ("Service Apps", "tenants:serviceapp_list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
     ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
 ]

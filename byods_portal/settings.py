@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("CELERY_HEARTBEAT_SECONDS", default=60.0),
     },
     "audit-chain-head-daily": {"task": "audit.log_chain_head", "schedule": 24 * 3600.0},
+    "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
+    "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
 }
 
 # --- Webex -----------------------------------------------------------------------------------
@@ -200,6 +202,21 @@ CELERY_BEAT_SCHEDULE: dict = {
 WEBEX_API_BASE = env.str("WEBEX_API_BASE", default="http://127.0.0.1:8900/v1")
 WEBEX_IDBROKER_BASE = env.str("WEBEX_IDBROKER_BASE", default="http://127.0.0.1:8900/idb")
 WEBEX_EMULATOR_URL = env.str("WEBEX_EMULATOR_URL", default="http://127.0.0.1:8900")
+# Per region: where its API and identity broker live. Unset regions fall back to the defaults
+# above, so the emulator answers for every region in development.
+WEBEX_REGIONS = {
+    region: {
+        "api": env.str(f"WEBEX_API_BASE_{region.upper()}", default=WEBEX_API_BASE),
+        "idbroker": env.str(f"WEBEX_IDBROKER_BASE_{region.upper()}", default=WEBEX_IDBROKER_BASE),
+    }
+    for region in ("us", "eu", "integration")
+}
+# Token refresh policy: refresh when less than this share of the access token's life remains,
+# and at least this often, so the refresh token (90 days) never idles out.
+TOKEN_REFRESH_REMAINING_FRACTION = env.float("TOKEN_REFRESH_REMAINING_FRACTION", default=0.5)
+TOKEN_REFRESH_MAX_INTERVAL_DAYS = env.float("TOKEN_REFRESH_MAX_INTERVAL_DAYS", default=3.0)
+# Where Webex reaches this portal (webhook target); unset: taken from the request.
+PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)
 WEBEX_READ_TIMEOUT = env.float("WEBEX_READ_TIMEOUT", default=20.0)
 

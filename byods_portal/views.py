@@ -5,6 +5,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.roles import Perm
+from tenants.models import CustomerOrg
+from tenants.selectors import org_status_counts, orgs_needing_attention
 
 from .health import run_checks
 
@@ -26,4 +28,16 @@ def healthz(request):
 @require_GET
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def dashboard(request):
-    return render(request, "dashboard.html", {"checks": run_checks()})
+    counts = org_status_counts()
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "checks": run_checks(),
+            "org_counts": [
+                (value, label, counts[value]) for value, label in CustomerOrg.Status.choices
+            ],
+            "org_total": sum(counts.values()),
+            "attention": orgs_needing_attention()[:20],
+        },
+    )

@@ -10,7 +10,6 @@ import inspect
 import pkgutil
 
 import pytest
-from django.db import transaction
 
 from accounts.roles import Role
 from audit.context import Actor
@@ -23,20 +22,156 @@ ACTOR = Actor.system("test")
 # Functions in services modules that do not change state by themselves.
 EXEMPT = {
     "accounts.services.generate_password": "returns a random string",
+    "tenants.services.webex_client_for": "builds a client",
+    "tenants.services.org_transition": "in-memory check used inside the audited services",
+    "tenants.services.explain": "formats an error",
+    "tenants.services.parse_org_id": "parses input",
+    "tenants.services.org_token_due": "a predicate",
+    "tenants.services.org_tokens_claim_due": "a work lease; the refresh it leads to is audited",
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
 }
 
 
-def _staff_user_create():
+def _staff_user_create(world):
     from accounts.services import staff_user_create
 
     staff_user_create(email="new@example.com", role=Role.AUDITOR, actor=ACTOR)
 
 
+def _tenants(world, **kw):
+    """A portal Service App (and, unless told otherwise, an onboarded org) in the emulator."""
+    from tenants import services
+
+    app = services.serviceapp_create(
+        name="App",
+        client_id=world.client_id,
+        client_secret=world.client_secret,
+        valid_domains=["byods.example.com"],
+        schema_ids=["s"],
+        region="us",
+        integration_token=world.integration_token,
+        actor=ACTOR,
+    )
+    if kw.get("no_org"):
+        return app, None
+    org = services.org_onboard(
+        app=app, webex_org_id=world.org_id, name="Globex", region="us", actor=ACTOR
+    )
+    return app, org
+
+
+def _serviceapp_create(world):
+    _tenants(world, no_org=True)
+
+
+def _serviceapp_register_webhooks(world):
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    services.serviceapp_register_webhooks(app=app, target_url="https://p.example/h", actor=ACTOR)
+
+
+def _org_onboard(world):
+    _tenants(world)
+
+
+def _org_tokens_paste(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tenants import services
+
+    _, org = _tenants(world)
+    services.org_tokens_paste(
+        org=org,
+        access_token="a",
+        refresh_token="r",
+        refresh_expires_at=None,
+        access_expires_at=timezone.now() + dt.timedelta(days=1),
+        actor=ACTOR,
+    )
+
+
+def _org_authorized(world):
+    import uuid
+
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    services.org_authorized(app=app, webex_org_id=uuid.UUID(world.org_id), actor=ACTOR)
+
+
+def _org_tokens_fetch(world):
+    from tenants import services
+    from tenants.models import CustomerOrg
+
+    app, org = _tenants(world)
+    CustomerOrg.objects.filter(pk=org.pk).update(status="authorized")
+    org.refresh_from_db()
+    assert services.org_tokens_fetch(org=org, actor=ACTOR)
+
+
+def _org_deauthorized(world):
+    from tenants import services
+
+    app, org = _tenants(world)
+    services.org_deauthorized(app=app, webex_org_id=org.webex_org_id, actor=ACTOR)
+
+
+def _org_tokens_refresh(world):
+    from tenants import services
+
+    _, org = _tenants(world)
+    assert services.org_tokens_refresh(org_id=org.pk, force=True, actor=ACTOR).outcome == (
+        "refreshed"
+    )
+
+
+def _serviceapp_reconcile(world):
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    services.serviceapp_reconcile(app=app, actor=ACTOR)
+
+
+def _org_offboard_start(world):
+    from tenants import services
+
+    _, org = _tenants(world)
+    services.org_offboard_start(
+        org=org, confirm_name="Globex", mode="delete", reason="test run", actor=ACTOR
+    )
+
+
+def _org_offboard_run(world):
+    from tenants import services
+
+    _, org = _tenants(world)
+    org = services.org_offboard_start(
+        org=org, confirm_name="Globex", mode="delete", reason="test run", actor=ACTOR
+    )
+    services.org_offboard_run(org=org, actor=ACTOR)
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
+    "tenants.services.serviceapp_create": (_serviceapp_create, Action.SERVICEAPP_CREATED),
+    "tenants.services.serviceapp_register_webhooks": (
+        _serviceapp_register_webhooks,
+        Action.WEBHOOK_REGISTERED,
+    ),
+    "tenants.services.serviceapp_reconcile": (_serviceapp_reconcile, Action.ORG_RECONCILED),
+    "tenants.services.org_onboard": (_org_onboard, Action.ORG_ONBOARDED),
+    "tenants.services.org_tokens_paste": (_org_tokens_paste, Action.ORG_TOKENS_FETCHED),
+    "tenants.services.org_authorized": (_org_authorized, Action.ORG_AUTHORIZED),
+    "tenants.services.org_tokens_fetch": (_org_tokens_fetch, Action.ORG_TOKENS_FETCHED),
+    "tenants.services.org_deauthorized": (_org_deauthorized, Action.ORG_DEAUTHORIZED),
+    "tenants.services.org_tokens_refresh": (_org_tokens_refresh, Action.ORG_TOKENS_REFRESHED),
+    "tenants.services.org_offboard_start": (_org_offboard_start, Action.ORG_OFFBOARDING_STARTED),
+    "tenants.services.org_offboard_run": (_org_offboard_run, Action.ORG_OFFBOARDED),
 }
 
 
@@ -67,9 +202,12 @@ def test_every_service_is_covered_or_exempt():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("service", sorted(CASES))
-def test_the_service_records_its_event(service):
+def test_the_service_records_its_event(service, webex_world, settings):
+    settings.WEBEX_REGIONS = {
+        r: {"api": webex_world.api_base, "idbroker": webex_world.idbroker_base}
+        for r in ("us", "eu", "integration")
+    }
     call, action = CASES[service]
-    before = AuditEvent.objects.filter(action=action).count()
-    with transaction.atomic():
-        call()
-    assert AuditEvent.objects.filter(action=action).count() == before + 1
+    call(webex_world)
+    assert AuditEvent.objects.filter(action=action, outcome="ok").exists()
+    assert not AuditEvent.objects.filter(outcome="failed").exists()

@@ -9,7 +9,18 @@ KNOWN_SECRET_FIELDS = {
     ("auth", "user", "password"),
     ("sessions", "session", "session_key"),
     ("sessions", "session", "session_data"),
+    ("tenants", "serviceapp", "client_secret"),
+    ("tenants", "serviceapp", "integration_token"),
+    ("tenants", "serviceapp", "integration_refresh_token"),
+    ("tenants", "serviceapp", "integration_client_secret"),
+    ("tenants", "serviceapp", "webhook_secret"),
+    ("tenants", "orgtoken", "access_token"),
+    ("tenants", "orgtoken", "refresh_token"),
 }
+# Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
+# (password) or opaque session data, which Django protects its own way.
+DJANGO_OWN = {("auth", "user", "password"), ("sessions", "session", "session_key"),
+              ("sessions", "session", "session_data")}
 
 
 def all_fields():
@@ -24,6 +35,14 @@ def test_every_model_field_goes_through_the_one_decision():
         (app, model, field.name) for app, model, field in all_fields() if is_secret_field(field)
     }
     assert secret == KNOWN_SECRET_FIELDS
+
+
+def test_every_secret_the_portal_holds_is_encrypted_at_rest():
+    from byods_portal.encryption import EncryptedTextField
+
+    for app, model, field in all_fields():
+        if (app, model, field.name) in KNOWN_SECRET_FIELDS - DJANGO_OWN:
+            assert isinstance(field, EncryptedTextField), (app, model, field.name)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"login", "healthz"}
+SIGNED = {"webex_webhook"}  # no login: authenticated by the Webex HMAC signature instead
 SIGN_OUT = {"logout"}  # ends the caller's own session; changes no data
 
 
@@ -52,6 +53,9 @@ def test_the_route_list_is_not_empty():
 @pytest.mark.parametrize(("name", "path"), PORTAL_ROUTES)
 def test_every_page_requires_login_unless_public(client, name, path):
     response = client.get(path)
+    if name in SIGNED:
+        assert client.post(path, b"{}", content_type="application/json").status_code == 403
+        return
     if name in PUBLIC:
         assert response.status_code in (200, 503)
     else:
@@ -60,7 +64,7 @@ def test_every_page_requires_login_unless_public(client, name, path):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("name", "path"), [r for r in PORTAL_ROUTES if r[0] not in PUBLIC | SIGN_OUT]
+    ("name", "path"), [r for r in PORTAL_ROUTES if r[0] not in PUBLIC | SIGN_OUT | SIGNED]
 )
 def test_auditors_can_change_nothing(auditor_client, name, path):
     from audit.models import AuditEvent

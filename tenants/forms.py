@@ -1,0 +1,131 @@
+"""Forms for orgs and Service Apps. They check shape; the services check the rules."""
+
+import re
+import uuid
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from byods_portal.forms import PortalFormMixin
+
+from .models import CustomerOrg, Region, ServiceApp
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in re.split(r"[\s,]+", value or "") if line.strip()]
+
+
+class ServiceAppForm(PortalFormMixin, forms.Form):
+    name = forms.CharField(max_length=200)
+    client_id = forms.CharField(max_length=200, label="Client id")
+    client_secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        label="Client secret",
+        help_text="Stored encrypted; never shown again.",
+    )
+    region = forms.ChoiceField(choices=Region.choices)
+    valid_domains = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Approved domains",
+        help_text="One per line, as approved on the developer portal (e.g. byods.example.com).",
+    )
+    schema_ids = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Schema ids",
+        help_text="One data exchange schema UUID per line.",
+    )
+    integration_token = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        label="Partner integration token",
+        help_text="A token with spark:applications_token, used to fetch org tokens. Stored "
+        "encrypted.",
+    )
+
+    def clean_client_id(self):
+        value = self.cleaned_data["client_id"].strip()
+        if ServiceApp.objects.filter(client_id=value).exists():
+            raise forms.ValidationError("A Service App with this client id already exists.")
+        return value
+
+    def clean_valid_domains(self):
+        domains = [d.lower() for d in _lines(self.cleaned_data["valid_domains"])]
+        if not domains:
+            raise forms.ValidationError("List at least one approved domain.")
+        bad = [d for d in domains if not DOMAIN.match(d)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not a domain name: {', '.join(bad)}. Wildcards, schemes, paths and IP "
+                "addresses are not allowed."
+            )
+        return domains
+
+    def clean_schema_ids(self):
+        values = _lines(self.cleaned_data["schema_ids"])
+        if not values:
+            raise forms.ValidationError("List at least one schema id.")
+        try:
+            return [str(uuid.UUID(v)) for v in values]
+        except ValueError:
+            raise forms.ValidationError("Each schema id must be a UUID.") from None
+
+
+class OnboardForm(PortalFormMixin, forms.Form):
+    service_app = forms.ModelChoiceField(
+        queryset=ServiceApp.objects.order_by("name"), label="Service App"
+    )
+    webex_org_id = forms.CharField(
+        max_length=200,
+        label="Webex org id",
+        help_text="The org's UUID, or its base64 ciscospark://us/ORGANIZATION/… id.",
+    )
+    name = forms.CharField(max_length=200, label="Display name")
+    region = forms.ChoiceField(choices=Region.choices)
+
+    def clean_webex_org_id(self):
+        from .services import parse_org_id  # the one rule for org ids, shared with the service
+
+        value = self.cleaned_data["webex_org_id"]
+        try:
+            parse_org_id(value)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["webex_org_id"]) from None
+        return value
+
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        label="Customer-success owner",
+        help_text="Named in alerts about this org.",
+    )
+
+
+class TokenPasteForm(PortalFormMixin, forms.Form):
+    access_token = forms.CharField(widget=forms.PasswordInput(render_value=False))
+    access_expires_at = forms.DateTimeField(
+        label="Access token expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    refresh_token = forms.CharField(widget=forms.PasswordInput(render_value=False))
+    refresh_expires_at = forms.DateTimeField(
+        required=False,
+        label="Refresh token expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class OffboardForm(PortalFormMixin, forms.Form):
+    confirm_name = forms.CharField(label="Type the org's name to confirm", max_length=200)
+    mode = forms.ChoiceField(
+        choices=CustomerOrg.OffboardMode.choices,
+        widget=forms.RadioSelect,
+        label="Its data sources at Webex",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=256,
+        help_text="Kept in the audit trail. When disabling, it is also the message the "
+        "customer's admin sees in Control Hub.",
+    )

@@ -1,0 +1,77 @@
+"""Reads for orgs and Service Apps. Views look tenants up only through these guards."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from .models import CustomerOrg, ServiceApp
+
+
+def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
+    """The one guard for tenant-owned lookups by public id. Every staff role may read every
+    org today; a per-team restriction would be added here and nowhere else."""
+    if not user.is_authenticated:
+        raise Http404
+    org = (
+        CustomerOrg.objects.select_related("service_app", "owner", "token")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if org is None:
+        raise Http404("No such org")
+    return org
+
+
+def org_list(*, search: str = "", status: str = "", sort: str = "name") -> QuerySet[CustomerOrg]:
+    qs = CustomerOrg.objects.select_related("service_app", "owner", "token")
+    if search:
+        term = search.strip()
+        query = Q(name__icontains=term)
+        with contextlib.suppress(ValueError):  # a UUID also matches the Webex org id
+            query |= Q(webex_org_id=uuid.UUID(term))
+        qs = qs.filter(query)
+    if status:
+        qs = qs.filter(status=status)
+    allowed = {
+        "name",
+        "-name",
+        "status",
+        "-status",
+        "token__access_expires_at",
+        "-token__access_expires_at",
+        "created_at",
+        "-created_at",
+    }
+    return qs.order_by(sort if sort in allowed else "name", "pk")
+
+
+def org_status_counts() -> dict[str, int]:
+    counts = dict(CustomerOrg.objects.values_list("status").annotate(n=Count("pk")))
+    return {value: counts.get(value, 0) for value in CustomerOrg.Status.values}
+
+
+def serviceapp_get(public_id: uuid.UUID) -> ServiceApp:
+    app = ServiceApp.objects.filter(public_id=public_id).first()
+    if app is None:
+        raise Http404("No such Service App")
+    return app
+
+
+def serviceapp_list() -> QuerySet[ServiceApp]:
+    return ServiceApp.objects.annotate(org_count=Count("orgs")).order_by("name")
+
+
+def orgs_needing_attention() -> QuerySet[CustomerOrg]:
+    """For the dashboard: orgs whose admin must act (reauthorize) or that are failing."""
+    return (
+        CustomerOrg.objects.select_related("owner", "token")
+        .filter(
+            Q(status=CustomerOrg.Status.REAUTHORIZATION_REQUIRED)
+            | Q(status=CustomerOrg.Status.ACTIVE, token__consecutive_failures__gt=0)
+        )
+        .order_by("name")
+    )

@@ -1,0 +1,923 @@
+"""Writes for customer orgs, Service Apps and their tokens.
+
+Every state change goes through one function here and records its audit event in the same
+transaction. Calls to Webex happen outside transactions, except the token refresh, which holds
+the org's token row lock across its single (timeout-bounded) call: that lock is what makes
+refresh single-flight, so fifty concurrent triggers make one call (see `org_tokens_refresh`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.redaction import changes
+from audit.services import audit_record, audit_record_failure
+from audit.vocabulary import Action
+from webex import ids
+from webex.client import WebexClient
+from webex.errors import (
+    WebexError,
+    WebexForbidden,
+    WebexInvalidGrant,
+    WebexNotFound,
+    WebexUnauthorized,
+)
+from webex.types import TokenPair
+
+from .models import CustomerOrg, OrgToken, ServiceApp
+
+logger = logging.getLogger(__name__)
+Status = CustomerOrg.Status
+
+# The org life cycle. Everything else is illegal and raises.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PENDING: frozenset({Status.AUTHORIZED, Status.DEAUTHORIZED, Status.OFFBOARDING}),
+    Status.AUTHORIZED: frozenset(
+        {Status.ACTIVE, Status.REAUTHORIZATION_REQUIRED, Status.DEAUTHORIZED, Status.OFFBOARDING}
+    ),
+    Status.ACTIVE: frozenset(
+        {Status.REAUTHORIZATION_REQUIRED, Status.DEAUTHORIZED, Status.OFFBOARDING}
+    ),
+    Status.REAUTHORIZATION_REQUIRED: frozenset(
+        {Status.AUTHORIZED, Status.ACTIVE, Status.DEAUTHORIZED, Status.OFFBOARDING}
+    ),
+    Status.DEAUTHORIZED: frozenset({Status.AUTHORIZED, Status.OFFBOARDING}),
+    Status.OFFBOARDING: frozenset({Status.OFFBOARDED}),
+    Status.OFFBOARDED: frozenset({Status.AUTHORIZED}),  # the admin authorized again: revive
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+class WebexRefused(Exception):
+    """Webex refused an org-level call; `reason` is written for staff, with the trackingId."""
+
+    def __init__(self, reason: str, error: WebexError) -> None:
+        self.reason = reason
+        self.error = error
+        super().__init__(reason)
+
+
+def webex_client_for(app: ServiceApp) -> WebexClient:
+    region = settings.WEBEX_REGIONS.get(app.region) or settings.WEBEX_REGIONS["us"]
+    return WebexClient.from_settings(api_base=region["api"], idbroker_base=region["idbroker"])
+
+
+def org_transition(org: CustomerOrg, to: str) -> str:
+    """Move `org` to status `to` in memory (the caller saves); returns the previous status."""
+    if to not in TRANSITIONS[org.status]:
+        raise IllegalTransition(f"{org.name}: {org.status} -> {to} is not allowed")
+    previous = org.status
+    org.status = to
+    org.status_changed_at = timezone.now()
+    org.version += 1
+    return previous
+
+
+def explain(error: WebexError) -> str:
+    """Why Webex refused, in words staff can act on."""
+    tid = f" (Webex trackingId {error.tracking_id})" if error.tracking_id else ""
+    if isinstance(error, WebexForbidden):
+        return (
+            "Webex refused: this org has not authorized the Service App (or removed it). "
+            f"Ask the org's admin to authorize it in Control Hub.{tid}"
+        )
+    if isinstance(error, WebexNotFound):
+        return f"Webex does not know this Service App: check its client id and region.{tid}"
+    if isinstance(error, WebexUnauthorized):
+        return (
+            "Webex did not accept the partner integration token or the client secret: "
+            f"update them on the Service App page.{tid}"
+        )
+    if isinstance(error, WebexInvalidGrant):
+        return f"The refresh token is expired or revoked: the org must reauthorize.{tid}"
+    return f"Webex call failed: {error.message}{tid}"
+
+
+# ------------------------------------------------------------------------- Service Apps
+@transaction.atomic
+def serviceapp_create(
+    *,
+    name: str,
+    client_id: str,
+    client_secret: str,
+    valid_domains: list[str],
+    schema_ids: list[str],
+    region: str,
+    integration_token: str,
+    integration_token_expires_at: dt.datetime | None = None,
+    actor: Actor | None = None,
+) -> ServiceApp:
+    app = ServiceApp(
+        name=name.strip(),
+        client_id=client_id.strip(),
+        client_secret=client_secret,
+        valid_domains=[d.strip().lower() for d in valid_domains if d.strip()],
+        schema_ids=[s.strip() for s in schema_ids if s.strip()],
+        region=region,
+        integration_token=integration_token,
+        integration_token_expires_at=integration_token_expires_at,
+        webhook_secret=secrets.token_urlsafe(32),
+    )
+    app.application_id = ids.application_id(app.client_id)
+    app.full_clean()
+    app.save()
+    audit_record(
+        action=Action.SERVICEAPP_CREATED,
+        summary=f"Added Service App {app.name}",
+        actor=actor,
+        target_type="serviceapp",
+        target_id=app.public_id,
+        target_label=app.name,
+        changes={
+            "client_id": {"before": None, "after": app.client_id},
+            "valid_domains": {"before": None, "after": app.valid_domains},
+            "schema_ids": {"before": None, "after": app.schema_ids},
+            "region": {"before": None, "after": app.region},
+        },
+    )
+    return app
+
+
+def serviceapp_register_webhooks(
+    *, app: ServiceApp, target_url: str, actor: Actor | None = None
+) -> list[str]:
+    """Register the `serviceApp` authorized/deauthorized webhooks at Webex for this app."""
+    client = webex_client_for(app)
+    created = []
+    try:
+        for event in ("authorized", "deauthorized"):
+            hook = client.create_webhook(
+                token=app.integration_token,
+                name=f"BYODS portal: {app.name} {event}",
+                target_url=target_url,
+                resource="serviceApp",
+                event=event,
+                filter=f"id={app.application_id}",
+                secret=app.webhook_secret,
+            )
+            created.append(hook.id)
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.WEBHOOK_REGISTERED,
+            summary=f"Registering webhooks for {app.name}",
+            actor=actor,
+            target_type="serviceapp",
+            target_id=app.public_id,
+            target_label=app.name,
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise WebexRefused(explain(exc), exc) from exc
+    with transaction.atomic():
+        app = ServiceApp.objects.select_for_update().get(pk=app.pk)
+        app.webhook_ids = sorted(set(app.webhook_ids) | set(created))
+        app.save(update_fields=["webhook_ids", "updated_at"])
+        audit_record(
+            action=Action.WEBHOOK_REGISTERED,
+            summary=f"Registered authorization webhooks for {app.name} -> {target_url}",
+            actor=actor,
+            target_type="serviceapp",
+            target_id=app.public_id,
+            target_label=app.name,
+            changes={"webhook_ids": {"before": None, "after": created}},
+        )
+    return created
+
+
+# ------------------------------------------------------------------------- onboarding
+def parse_org_id(value: str) -> uuid.UUID:
+    try:
+        return ids.org_uuid(value)
+    except ValueError:
+        raise ValidationError(
+            {"webex_org_id": "Enter the org's Webex id: a UUID or its base64 ciscospark:// form."}
+        ) from None
+
+
+def _snapshot(app: ServiceApp, client: WebexClient, org_uuid: uuid.UUID) -> dict:
+    """The org's authorization snapshot from the Service App object at Webex.
+
+    Best effort: that object is not in the public spec. When Webex does not answer, the app's
+    current lists are assumed (true for an org that authorized after the last app change).
+    """
+    try:
+        info = client.get_service_app(
+            integration_token=app.integration_token, client_id=app.client_id
+        )
+    except WebexError as exc:
+        logger.warning("authorization snapshot unavailable for %s: %s", org_uuid, exc)
+        return {}
+    for auth in info.authorizations:
+        if auth.org_id == str(org_uuid):
+            return {
+                "authorized_at": auth.authorization_date,
+                "authorized_by": auth.authorizer_id,
+                "authorized_domains": list(auth.valid_domains),
+                "authorized_schema_ids": list(auth.schema_ids),
+            }
+    return {}
+
+
+def _fetch_tokens(app: ServiceApp, org_uuid: uuid.UUID) -> TokenPair:
+    return webex_client_for(app).org_token(
+        integration_token=app.integration_token,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        target_org_id=str(org_uuid),
+    )
+
+
+def _next_refresh_at(pair_access_expires: dt.datetime, now: dt.datetime) -> dt.datetime:
+    remaining = pair_access_expires - now
+    by_fraction = now + remaining * (1 - settings.TOKEN_REFRESH_REMAINING_FRACTION)
+    at_least = now + dt.timedelta(days=settings.TOKEN_REFRESH_MAX_INTERVAL_DAYS)
+    return min(by_fraction, at_least)
+
+
+def _store_tokens(token: OrgToken, pair: TokenPair, *, now: dt.datetime, refreshed: bool) -> None:
+    token.access_token = pair.access_token
+    token.access_expires_at = pair.access_expires_at
+    token.refresh_token = pair.refresh_token
+    if pair.refresh_expires_at is not None:
+        token.refresh_expires_at = pair.refresh_expires_at
+    if refreshed:
+        token.last_refreshed_at = now
+    else:
+        token.obtained_at = now
+    token.next_refresh_at = _next_refresh_at(pair.access_expires_at, now)
+    token.claimed_until = None
+    token.consecutive_failures = 0
+    token.last_error = ""
+    token.last_tracking_id = ""
+    token.destroyed_at = None
+    token.version += 1
+
+
+def _token_summary(token: OrgToken) -> dict:
+    """What the audit trail keeps about tokens: expiry times and version, never values."""
+    return {
+        "access_expires_at": token.access_expires_at,
+        "refresh_expires_at": token.refresh_expires_at,
+        "token_version": token.version,
+    }
+
+
+def org_onboard(
+    *,
+    app: ServiceApp,
+    webex_org_id: str,
+    name: str,
+    region: str,
+    owner=None,
+    actor: Actor | None = None,
+) -> CustomerOrg:
+    """Staff onboarding: fetch the org's tokens now; on success the org is `active`.
+
+    When Webex refuses, nothing is stored (a failed attempt is audited) and `WebexRefused`
+    carries a reason staff can act on.
+    """
+    org_uuid = parse_org_id(webex_org_id)
+    existing = CustomerOrg.objects.filter(service_app=app, webex_org_id=org_uuid).first()
+    if existing and existing.status != Status.OFFBOARDED:
+        state = existing.get_status_display()
+        raise ValidationError(
+            {"webex_org_id": f"This org is already onboarded as “{existing.name}” ({state})."}
+        )
+    client = webex_client_for(app)
+    now = timezone.now()
+    try:
+        pair = _fetch_tokens(app, org_uuid)
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.ORG_ONBOARDED,
+            summary=f"Onboarding {name} refused by Webex",
+            actor=actor,
+            target_type="org",
+            target_id=org_uuid,
+            target_label=name,
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise WebexRefused(explain(exc), exc) from exc
+    snapshot = _snapshot(app, client, org_uuid)
+    with transaction.atomic():
+        org = existing or CustomerOrg(service_app=app, webex_org_id=org_uuid)
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk) if org.pk else org
+        before_status = org.status if org.pk else None
+        org.name, org.region, org.owner = name.strip(), region, owner
+        _apply_snapshot(org, app, snapshot, now)
+        if org.pk is None:
+            org.status = Status.PENDING
+        org_transition(org, Status.AUTHORIZED)
+        org_transition(org, Status.ACTIVE)
+        org.full_clean()
+        org.save()
+        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
+        _store_tokens(token, pair, now=now, refreshed=False)
+        token.save()
+        audit_record(
+            action=Action.ORG_ONBOARDED,
+            summary=f"Onboarded {org.name} and fetched its tokens",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            changes={
+                "status": {"before": before_status, "after": org.status},
+                "authorized_domains": {"before": None, "after": org.authorized_domains},
+                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
+                **changes({}, _token_summary(token)),
+            },
+        )
+    return org
+
+
+def _apply_snapshot(org: CustomerOrg, app: ServiceApp, snapshot: dict, now: dt.datetime) -> None:
+    org.authorized_at = snapshot.get("authorized_at") or now
+    org.authorized_by = snapshot.get("authorized_by", "")
+    org.authorized_domains = snapshot.get("authorized_domains", list(app.valid_domains))
+    org.authorized_schema_ids = snapshot.get("authorized_schema_ids", list(app.schema_ids))
+
+
+def org_tokens_paste(
+    *,
+    org: CustomerOrg,
+    access_token: str,
+    refresh_token: str,
+    access_expires_at: dt.datetime,
+    refresh_expires_at: dt.datetime | None,
+    actor: Actor | None = None,
+) -> CustomerOrg:
+    """Sandbox: store a token pair pasted by staff, for orgs without the webhook flow."""
+    now = timezone.now()
+    if access_expires_at <= now:
+        raise ValidationError({"access_expires_at": "The access token has already expired."})
+    pair = TokenPair(
+        access_token=access_token.strip(),
+        refresh_token=refresh_token.strip(),
+        access_expires_at=access_expires_at,
+        refresh_expires_at=refresh_expires_at,
+    )
+    with transaction.atomic():
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        before = org.status
+        if org.status in (Status.PENDING, Status.DEAUTHORIZED, Status.OFFBOARDED):
+            org_transition(org, Status.AUTHORIZED)
+        if org.status != Status.ACTIVE:
+            org_transition(org, Status.ACTIVE)
+        org.save()
+        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
+        _store_tokens(token, pair, now=now, refreshed=False)
+        token.save()
+        audit_record(
+            action=Action.ORG_TOKENS_FETCHED,
+            summary=f"Stored a hand-pasted token pair for {org.name} (sandbox)",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            changes={
+                "status": {"before": before, "after": org.status},
+                **changes({}, _token_summary(token)),
+            },
+        )
+    return org
+
+
+# ------------------------------------------------------------------------- webhook reactions
+def org_authorized(
+    *,
+    app: ServiceApp,
+    webex_org_id: uuid.UUID,
+    org_name: str = "",
+    authorized_at: dt.datetime | None = None,
+    actor: Actor | None = None,
+) -> CustomerOrg:
+    """An org's admin authorized the app: create or revive the org as `authorized` (with a new
+    snapshot), then try to fetch its tokens. A failed fetch leaves it `authorized` for retry."""
+    client = webex_client_for(app)
+    snapshot = _snapshot(app, client, webex_org_id)
+    now = timezone.now()
+    with transaction.atomic():
+        org = (
+            CustomerOrg.objects.select_for_update()
+            .filter(service_app=app, webex_org_id=webex_org_id)
+            .first()
+        )
+        created = org is None
+        if created:
+            org = CustomerOrg(
+                service_app=app,
+                webex_org_id=webex_org_id,
+                status=Status.PENDING,
+                name=org_name or f"Org {str(webex_org_id)[:8]}",
+                region=app.region,
+            )
+        before = None if created else org.status
+        if org.status != Status.AUTHORIZED:
+            org_transition(org, Status.AUTHORIZED)
+        if authorized_at and "authorized_at" not in snapshot:
+            snapshot["authorized_at"] = authorized_at
+        _apply_snapshot(org, app, snapshot, now)
+        org.save()
+        audit_record(
+            action=Action.ORG_AUTHORIZED,
+            summary=f"{org.name} authorized {app.name}" + (" (new org)" if created else ""),
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            changes={
+                "status": {"before": before, "after": org.status},
+                "authorized_domains": {"before": None, "after": org.authorized_domains},
+                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
+            },
+        )
+    org_tokens_fetch(org=org, actor=actor)
+    org.refresh_from_db()
+    return org
+
+
+def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
+    """Fetch tokens for an `authorized` org and make it `active`. Returns False when Webex
+    refused (recorded, org unchanged)."""
+    app = org.service_app
+    try:
+        pair = _fetch_tokens(app, org.webex_org_id)
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.ORG_TOKENS_FETCHED,
+            summary=f"Fetching tokens for {org.name} failed",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            error=explain(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        if org.status not in (Status.AUTHORIZED, Status.REAUTHORIZATION_REQUIRED):
+            return False  # deauthorized or offboarded meanwhile: do not revive by accident
+        before = org.status
+        org_transition(org, Status.ACTIVE)
+        org.save()
+        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
+        _store_tokens(token, pair, now=now, refreshed=False)
+        token.save()
+        audit_record(
+            action=Action.ORG_TOKENS_FETCHED,
+            summary=f"Fetched tokens for {org.name}",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            changes={
+                "status": {"before": before, "after": org.status},
+                **changes({}, _token_summary(token)),
+            },
+        )
+    return True
+
+
+@transaction.atomic
+def org_deauthorized(
+    *, app: ServiceApp, webex_org_id: uuid.UUID, actor: Actor | None = None
+) -> CustomerOrg | None:
+    """The org's admin removed the app: mark it `deauthorized`. Its data sources' rotation
+    pauses (the rotation engine skips orgs that are not active). Its tokens are dead at Webex;
+    they are kept until offboarding destroys them, so the record shows what was held."""
+    org = (
+        CustomerOrg.objects.select_for_update()
+        .filter(service_app=app, webex_org_id=webex_org_id)
+        .first()
+    )
+    if org is None or org.status in (Status.DEAUTHORIZED, Status.OFFBOARDED, Status.OFFBOARDING):
+        return org
+    before = org_transition(org, Status.DEAUTHORIZED)
+    org.save()
+    OrgToken.objects.filter(org=org).update(next_refresh_at=None, claimed_until=None)
+    audit_record(
+        action=Action.ORG_DEAUTHORIZED,
+        summary=f"{org.name} removed {app.name}: rotation paused",
+        actor=actor,
+        target_type="org",
+        target_id=org.public_id,
+        target_label=org.name,
+        org_id=org.public_id,
+        changes={"status": {"before": before, "after": org.status}},
+    )
+    return org
+
+
+# ------------------------------------------------------------------------- refresh
+@dataclass(frozen=True)
+class RefreshResult:
+    outcome: str  # "refreshed" | "not_due" | "skipped" | "failed" | "reauthorization_required"
+    version: int
+    detail: str = ""
+
+
+def org_token_due(token: OrgToken, now: dt.datetime) -> bool:
+    return token.next_refresh_at is not None and token.next_refresh_at <= now
+
+
+def org_tokens_refresh(
+    *,
+    org_id: int,
+    seen_version: int | None = None,
+    force: bool = False,
+    actor: Actor | None = None,
+) -> RefreshResult:
+    """Refresh an org's access token, single-flight.
+
+    The token row is locked for the refresh and the need re-checked after taking the lock:
+    concurrent callers queue on the lock and then find the work done. `seen_version` is for a
+    caller that just got a 401 with the token of that version: it refreshes only if nobody has
+    replaced that token yet, so fifty such callers cause one refresh.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        token = (
+            OrgToken.objects.select_for_update()
+            .select_related("org__service_app")
+            .get(org_id=org_id)
+        )
+        org = token.org
+        if org.status not in (Status.ACTIVE, Status.AUTHORIZED) or not token.has_tokens:
+            return RefreshResult("skipped", token.version, f"org is {org.status}")
+        if seen_version is not None:
+            if token.version != seen_version:
+                return RefreshResult("not_due", token.version, "already replaced")
+        elif not force and not org_token_due(token, now):
+            return RefreshResult("not_due", token.version)
+        app = org.service_app
+        try:
+            # The one network call made under a row lock, bounded by the client's timeouts:
+            # holding the lock is what keeps a second refresh from starting meanwhile.
+            pair = webex_client_for(app).refresh_access_token(
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                refresh_token=token.refresh_token,
+            )
+        except (WebexInvalidGrant, WebexUnauthorized) as exc:
+            return _refresh_dead(token, exc, actor)
+        except WebexError as exc:
+            return _refresh_failed(token, exc, actor, now)
+        before = _token_summary(token)
+        _store_tokens(token, pair, now=now, refreshed=True)
+        token.save()
+        audit_record(
+            action=Action.ORG_TOKENS_REFRESHED,
+            summary=f"Refreshed the access token of {org.name}"
+            + (" (new refresh token)" if pair.refresh_token_rotated else ""),
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            changes=changes(before, _token_summary(token)),
+        )
+        return RefreshResult("refreshed", token.version)
+
+
+def _refresh_dead(token: OrgToken, exc: WebexError, actor: Actor | None) -> RefreshResult:
+    """invalid_grant or 401: retrying cannot help. Stop refreshing and ask for reauthorization."""
+    org = token.org
+    before = org_transition(org, Status.REAUTHORIZATION_REQUIRED)
+    org.save()
+    token.next_refresh_at = None
+    token.claimed_until = None
+    token.consecutive_failures += 1
+    token.last_error = explain(exc)
+    token.last_tracking_id = exc.tracking_id or ""
+    token.save()
+    audit_record(
+        action=Action.ORG_REAUTHORIZATION_REQUIRED,
+        summary=f"{org.name} must reauthorize: Webex refused the refresh token",
+        actor=actor,
+        target_type="org",
+        target_id=org.public_id,
+        target_label=org.name,
+        org_id=org.public_id,
+        outcome="failed",
+        error=str(exc),
+        tracking_id=exc.tracking_id or "",
+        changes={"status": {"before": before, "after": org.status}},
+    )
+    return RefreshResult("reauthorization_required", token.version, token.last_error)
+
+
+def _refresh_failed(
+    token: OrgToken, exc: WebexError, actor: Actor | None, now: dt.datetime
+) -> RefreshResult:
+    """A transient failure: back off exponentially (1, 2, 4 ... 60 min), never past expiry."""
+    org = token.org
+    token.consecutive_failures += 1
+    delay = dt.timedelta(minutes=min(60, 2 ** (token.consecutive_failures - 1)))
+    if exc.retry_after:
+        delay = max(delay, dt.timedelta(seconds=exc.retry_after))
+    retry_at = now + delay
+    if token.access_expires_at and retry_at > token.access_expires_at - dt.timedelta(minutes=5):
+        retry_at = max(
+            now + dt.timedelta(minutes=1), token.access_expires_at - dt.timedelta(minutes=5)
+        )
+    token.next_refresh_at = retry_at
+    token.claimed_until = None
+    token.last_error = explain(exc)
+    token.last_tracking_id = exc.tracking_id or ""
+    token.save()
+    audit_record(
+        action=Action.ORG_TOKENS_REFRESH_FAILED,
+        summary=f"Refreshing the token of {org.name} failed; retry at {retry_at:%H:%M} UTC",
+        actor=actor,
+        target_type="org",
+        target_id=org.public_id,
+        target_label=org.name,
+        org_id=org.public_id,
+        outcome="failed",
+        error=str(exc),
+        tracking_id=exc.tracking_id or "",
+    )
+    return RefreshResult("failed", token.version, token.last_error)
+
+
+def org_tokens_claim_due(
+    *, limit: int = 100, lease: dt.timedelta = dt.timedelta(minutes=5)
+) -> list[int]:
+    """Claim up to `limit` orgs whose refresh is due: a conditional UPDATE per candidate, so
+    two sweeps never take the same org. Returns the claimed org ids."""
+    now = timezone.now()
+    candidates = list(
+        OrgToken.objects.filter(next_refresh_at__lte=now)
+        .exclude(claimed_until__gt=now)
+        .order_by("next_refresh_at")
+        .values_list("pk", "org_id", "claimed_until")[:limit]
+    )
+    claimed = []
+    for pk, org_id, claimed_until in candidates:
+        updated = OrgToken.objects.filter(pk=pk, claimed_until=claimed_until).update(
+            claimed_until=now + lease
+        )
+        if updated:
+            claimed.append(org_id)
+    return claimed
+
+
+# ------------------------------------------------------------------------- reconciliation
+@dataclass(frozen=True)
+class ReconcileReport:
+    available: bool
+    onboarded: tuple[str, ...] = ()
+    paused: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        if not self.available:
+            return f"Webex did not answer; nothing changed. {self.detail}"
+        if not self.onboarded and not self.paused:
+            return "Portal and Webex agree: nothing to do."
+        return f"Onboarded {len(self.onboarded)}, paused {len(self.paused)}."
+
+
+def serviceapp_reconcile(*, app: ServiceApp, actor: Actor | None = None) -> ReconcileReport:
+    """Catch up on missed webhooks: onboard authorizations the portal does not know, pause orgs
+    Webex no longer lists. When Webex does not answer, say so and change nothing."""
+    client = webex_client_for(app)
+    try:
+        info = client.get_service_app(
+            integration_token=app.integration_token, client_id=app.client_id
+        )
+    except WebexError as exc:
+        return ReconcileReport(available=False, detail=explain(exc))
+    at_webex = {a.org_id: a for a in info.authorizations}
+    known = {str(o.webex_org_id): o for o in CustomerOrg.objects.filter(service_app=app)}
+    onboarded, paused = [], []
+    for org_id, auth in at_webex.items():
+        org = known.get(org_id)
+        if org is None or org.status in (Status.DEAUTHORIZED, Status.OFFBOARDED):
+            try:
+                org_uuid = uuid.UUID(org_id)
+            except ValueError:
+                continue
+            org_authorized(
+                app=app,
+                webex_org_id=org_uuid,
+                org_name=auth.org_name,
+                authorized_at=auth.authorization_date,
+                actor=actor,
+            )
+            onboarded.append(auth.org_name or org_id)
+    live = (Status.AUTHORIZED, Status.ACTIVE, Status.REAUTHORIZATION_REQUIRED)
+    for org_id, org in known.items():
+        if org_id not in at_webex and org.status in live:
+            org_deauthorized(app=app, webex_org_id=org.webex_org_id, actor=actor)
+            paused.append(org.name)
+    report = ReconcileReport(True, tuple(onboarded), tuple(paused))
+    with transaction.atomic():
+        audit_record(
+            action=Action.ORG_RECONCILED,
+            summary=f"Reconciled {app.name}: {report.summary}",
+            actor=actor,
+            target_type="serviceapp",
+            target_id=app.public_id,
+            target_label=app.name,
+            changes={
+                "onboarded": {"before": None, "after": list(onboarded)},
+                "paused": {"before": None, "after": list(paused)},
+            },
+        )
+    return report
+
+
+# ------------------------------------------------------------------------- offboarding
+def org_offboard_start(
+    *, org: CustomerOrg, confirm_name: str, mode: str, reason: str, actor: Actor | None = None
+) -> CustomerOrg:
+    """Operator confirmed: write the intent (mode, reason) and move to `offboarding`. The task
+    `offboard_org` then does the work; it can be re-run until the org is `offboarded`."""
+    errors = {}
+    if confirm_name.strip() != org.name:
+        errors["confirm_name"] = f"Type the org's name exactly: {org.name}"
+    if mode not in CustomerOrg.OffboardMode.values:
+        errors["mode"] = "Choose whether to disable or delete the org's data sources."
+    if len(reason.strip()) < 5:
+        errors["reason"] = "Give a reason (at least 5 characters): it is kept in the audit trail."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        before = org_transition(org, Status.OFFBOARDING)
+        org.offboard_mode = mode
+        org.offboard_reason = reason.strip()
+        org.offboard_progress = {"total": None, "done": 0, "failed": 0, "step": "data sources"}
+        org.save()
+        OrgToken.objects.filter(org=org).update(next_refresh_at=None, claimed_until=None)
+        audit_record(
+            action=Action.ORG_OFFBOARDING_STARTED,
+            summary=f"Offboarding {org.name}: data sources will be {mode}d",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            reason=org.offboard_reason,
+            changes={
+                "status": {"before": before, "after": org.status},
+                "offboard_mode": {"before": None, "after": mode},
+            },
+        )
+    return org
+
+
+def _save_progress(org: CustomerOrg, **progress) -> None:
+    org.offboard_progress = {**org.offboard_progress, **progress}
+    CustomerOrg.objects.filter(pk=org.pk).update(offboard_progress=org.offboard_progress)
+
+
+def org_offboard_run(*, org: CustomerOrg, actor: Actor | None = None) -> str:
+    """Do (or resume) an offboarding. Steps, each idempotent and audited:
+    1. every data source of the org at Webex is disabled (with the reason as errorMessage) or
+       deleted; already-disabled and already-gone ones count as done;
+    2. the org's tokens are destroyed;
+    3. the org is marked `offboarded`.
+    A crash anywhere leaves the org `offboarding`; running again finishes the job."""
+    org = CustomerOrg.objects.select_related("service_app").get(pk=org.pk)
+    if org.status == Status.OFFBOARDED:
+        return "already offboarded"
+    if org.status != Status.OFFBOARDING:
+        raise IllegalTransition(f"{org.name} is {org.status}, not offboarding")
+    token = OrgToken.objects.filter(org=org).first()
+    if token is not None and token.has_tokens:
+        failed = _offboard_datasources(org, token, actor)
+        if failed:
+            return f"{failed} data source(s) failed; run again to retry"
+        with transaction.atomic():
+            token = OrgToken.objects.select_for_update().get(pk=token.pk)
+            token.access_token = ""
+            token.refresh_token = ""
+            token.next_refresh_at = None
+            token.destroyed_at = timezone.now()
+            token.version += 1
+            token.save()
+            audit_record(
+                action=Action.ORG_TOKENS_DESTROYED,
+                summary=f"Destroyed the tokens of {org.name}",
+                actor=actor,
+                target_type="org",
+                target_id=org.public_id,
+                target_label=org.name,
+                org_id=org.public_id,
+                reason=org.offboard_reason,
+            )
+    with transaction.atomic():
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        if org.status == Status.OFFBOARDED:
+            return "already offboarded"
+        before = org_transition(org, Status.OFFBOARDED)
+        org.offboard_progress = {**org.offboard_progress, "step": "done"}
+        org.save()
+        audit_record(
+            action=Action.ORG_OFFBOARDED,
+            summary=f"Offboarded {org.name}",
+            actor=actor,
+            target_type="org",
+            target_id=org.public_id,
+            target_label=org.name,
+            org_id=org.public_id,
+            reason=org.offboard_reason,
+            changes={"status": {"before": before, "after": org.status}},
+        )
+    return "offboarded"
+
+
+def _offboard_datasources(org: CustomerOrg, token: OrgToken, actor: Actor | None) -> int:
+    """Disable or delete every data source of the org at Webex; returns how many failed."""
+    from webex.types import DataSourceRequest
+
+    client = webex_client_for(org.service_app)
+    access = token.access_token
+    try:
+        found = client.list_datasources(access_token=access)
+    except WebexUnauthorized:
+        org_tokens_refresh(org_id=org.pk, seen_version=token.version, actor=actor)
+        access = OrgToken.objects.get(pk=token.pk).access_token
+        found = client.list_datasources(access_token=access)
+    todo = [d for d in found if org.offboard_mode == "delete" or d.status != "disabled"]
+    _save_progress(org, total=len(found), done=len(found) - len(todo), failed=0)
+    failed = 0
+    for ds in todo:
+        verb = "deleted" if org.offboard_mode == "delete" else "disabled"
+        try:
+            if org.offboard_mode == "delete":
+                with contextlib.suppress(WebexNotFound):  # already gone: goal reached
+                    client.delete_datasource(access_token=access, datasource_id=ds.id)
+            else:
+                client.update_datasource(
+                    access_token=access,
+                    datasource_id=ds.id,
+                    request=DataSourceRequest(
+                        schema_id=ds.schema_id,
+                        url=ds.url,
+                        audience=ds.audience,
+                        subject=ds.subject,
+                        nonce=secrets.token_hex(16),
+                        token_lifetime_minutes=ds.token_lifetime_minutes,
+                        status="disabled",
+                        error_message=org.offboard_reason[:256],
+                    ),
+                )
+        except WebexError as exc:
+            failed += 1
+            _save_progress(org, failed=failed)
+            audit_record_failure(
+                action=Action.DATASOURCE_DELETED
+                if verb == "deleted"
+                else Action.DATASOURCE_DISABLED,
+                summary=f"Offboarding {org.name}: data source {ds.id} could not be {verb}",
+                actor=actor,
+                target_type="datasource",
+                target_id=ds.id,
+                org_id=org.public_id,
+                error=str(exc),
+                tracking_id=exc.tracking_id or "",
+                reason=org.offboard_reason,
+            )
+            continue
+        with transaction.atomic():
+            audit_record(
+                action=Action.DATASOURCE_DELETED
+                if verb == "deleted"
+                else Action.DATASOURCE_DISABLED,
+                summary=f"Offboarding {org.name}: data source {ds.url} {verb} at Webex",
+                actor=actor,
+                target_type="datasource",
+                target_id=ds.id,
+                target_label=ds.url,
+                org_id=org.public_id,
+                reason=org.offboard_reason,
+            )
+        _save_progress(org, done=org.offboard_progress["done"] + 1)
+    return failed

@@ -1,0 +1,242 @@
+"""Pages for customer orgs and Service Apps. Views parse input, call one service, and show
+the outcome; the rules live in `tenants.services`."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import Perm
+
+from . import selectors, services, tasks
+from .forms import OffboardForm, OnboardForm, ServiceAppForm, TokenPasteForm
+from .models import CustomerOrg
+
+Status = CustomerOrg.Status
+
+
+def _form_errors_from(form, exc: ValidationError) -> None:
+    """Put a service's ValidationError beside the form fields it names."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+# ------------------------------------------------------------------------- orgs
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def org_list(request):
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    status = status if status in Status.values else ""
+    sort = request.GET.get("sort", "name")
+    counts = selectors.org_status_counts()
+    page = Paginator(selectors.org_list(search=search, status=status, sort=sort), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "tenants/org_list.html",
+        {
+            "page": page,
+            "search": search,
+            "status": status,
+            "sort": sort,
+            "statuses": [(v, label, counts[v]) for v, label in Status.choices],
+        },
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def org_detail(request, public_id: uuid.UUID):
+    org = selectors.org_get_for_user(request.user, public_id)
+    token = getattr(org, "token", None)
+    return render(
+        request,
+        "tenants/org_detail.html",
+        {
+            "org": org,
+            "token": token,
+            "now": timezone.now(),
+            "moved_on": org.app_moved_on,
+        },
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def org_offboard_progress(request, public_id: uuid.UUID):
+    """htmx fragment, polled while an offboarding runs."""
+    org = selectors.org_get_for_user(request.user, public_id)
+    return render(request, "tenants/_offboard_progress.html", {"org": org})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
+def org_onboard(request):
+    form = OnboardForm(request.POST or None, initial={"owner": request.user.pk})
+    refused = ""
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            org = services.org_onboard(
+                app=d["service_app"],
+                webex_org_id=d["webex_org_id"],
+                name=d["name"],
+                region=d["region"],
+                owner=d["owner"],
+            )
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        except services.WebexRefused as exc:
+            refused = exc.reason
+        else:
+            messages.success(request, f"{org.name} is onboarded and its tokens are stored.")
+            return redirect("tenants:org_detail", public_id=org.public_id)
+    return render(request, "tenants/org_onboard.html", {"form": form, "refused": refused})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
+def org_tokens_paste(request, public_id: uuid.UUID):
+    org = selectors.org_get_for_user(request.user, public_id)
+    form = TokenPasteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.org_tokens_paste(
+                org=org,
+                access_token=d["access_token"],
+                refresh_token=d["refresh_token"],
+                access_expires_at=d["access_expires_at"],
+                refresh_expires_at=d["refresh_expires_at"],
+            )
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        except services.IllegalTransition as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Stored the pasted tokens for {org.name}.")
+            return redirect("tenants:org_detail", public_id=org.public_id)
+    return render(request, "tenants/org_tokens_paste.html", {"org": org, "form": form})
+
+
+@require_POST
+@permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
+def org_refresh(request, public_id: uuid.UUID):
+    org = selectors.org_get_for_user(request.user, public_id)
+    result = services.org_tokens_refresh(org_id=org.pk, force=True)
+    text = {
+        "refreshed": (messages.SUCCESS, f"Refreshed the access token of {org.name}."),
+        "skipped": (messages.WARNING, f"Not refreshed: {result.detail}."),
+        "failed": (messages.ERROR, f"Refresh failed: {result.detail}"),
+        "reauthorization_required": (messages.ERROR, result.detail),
+    }.get(result.outcome, (messages.INFO, "Nothing to do."))
+    messages.add_message(request, *text)
+    return redirect("tenants:org_detail", public_id=org.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def org_offboard(request, public_id: uuid.UUID):
+    org = selectors.org_get_for_user(request.user, public_id)
+    if org.status in (Status.OFFBOARDING, Status.OFFBOARDED):
+        messages.info(request, f"{org.name} is already {org.get_status_display().lower()}.")
+        return redirect("tenants:org_detail", public_id=org.public_id)
+    form = OffboardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            org = services.org_offboard_start(
+                org=org, confirm_name=d["confirm_name"], mode=d["mode"], reason=d["reason"]
+            )
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            tasks.offboard_org.delay_on_commit(org.pk)
+            messages.success(request, f"Offboarding {org.name} started.")
+            return redirect("tenants:org_detail", public_id=org.public_id)
+    return render(request, "tenants/org_offboard.html", {"org": org, "form": form})
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def org_offboard_resume(request, public_id: uuid.UUID):
+    org = selectors.org_get_for_user(request.user, public_id)
+    if org.status == Status.OFFBOARDING:
+        tasks.offboard_org.delay_on_commit(org.pk)
+        messages.info(request, f"Resumed offboarding {org.name}.")
+    return redirect("tenants:org_detail", public_id=org.public_id)
+
+
+# ------------------------------------------------------------------------- Service Apps
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def serviceapp_list(request):
+    return render(request, "tenants/serviceapp_list.html", {"apps": selectors.serviceapp_list()})
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def serviceapp_detail(request, public_id: uuid.UUID):
+    app = selectors.serviceapp_get(public_id)
+    return render(
+        request,
+        "tenants/serviceapp_detail.html",
+        {
+            "app": app,
+            "orgs": app.orgs.order_by("name")[:200],
+            "webhook_url": _webhook_url(request),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def serviceapp_create(request):
+    form = ServiceAppForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app = services.serviceapp_create(**form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, f"Added Service App {app.name}.")
+            return redirect("tenants:serviceapp_detail", public_id=app.public_id)
+    return render(request, "tenants/serviceapp_form.html", {"form": form})
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def serviceapp_register_webhooks(request, public_id: uuid.UUID):
+    app = selectors.serviceapp_get(public_id)
+    try:
+        created = services.serviceapp_register_webhooks(app=app, target_url=_webhook_url(request))
+    except services.WebexRefused as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(request, f"Registered {len(created)} webhooks at Webex.")
+    return redirect("tenants:serviceapp_detail", public_id=app.public_id)
+
+
+@require_POST
+@permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
+def serviceapp_reconcile(request, public_id: uuid.UUID):
+    app = selectors.serviceapp_get(public_id)
+    report = services.serviceapp_reconcile(app=app)
+    level = messages.SUCCESS if report.available else messages.ERROR
+    messages.add_message(request, level, report.summary)
+    return redirect("tenants:serviceapp_detail", public_id=app.public_id)
+
+
+def _webhook_url(request) -> str:
+    base = settings.PORTAL_PUBLIC_URL.rstrip("/")
+    path = reverse("webex_webhook")
+    return f"{base}{path}" if base else request.build_absolute_uri(path)
