@@ -22,12 +22,12 @@ class AuditFilterForm(forms.Form):
     )
     since = forms.DateTimeField(
         required=False,
-        label="From",
+        label="From (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     until = forms.DateTimeField(
         required=False,
-        label="Until",
+        label="Until (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     correlation = forms.UUIDField(required=False, label="Correlation id")

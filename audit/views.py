@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import permission_required
+from django.db import transaction
 from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -15,6 +16,8 @@ from accounts.roles import Perm
 from .forms import AuditFilterForm
 from .models import AuditEvent
 from .selectors import AuditFilter, audit_events, audit_page
+from .services import audit_record
+from .vocabulary import Action
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [
@@ -118,7 +121,10 @@ def event_detail(request, public_id: uuid.UUID):
     event = AuditEvent.objects.filter(public_id=public_id).first()
     if event is None:
         raise Http404("No such audit event")
-    return render(request, "audit/event_detail.html", {"event": event})
+    changes_json = json.dumps(event.changes, indent=2, sort_keys=True, ensure_ascii=False)
+    return render(
+        request, "audit/event_detail.html", {"event": event, "changes_json": changes_json}
+    )
 
 
 class _Echo:
@@ -154,6 +160,13 @@ def audit_export(request):
     if request.GET and not form.is_valid():
         return _render_log(request, form=form, flt=None, title="Audit trail")
     flt = form.to_filter() if request.GET else AuditFilter()
+    used = {k: v for k, v in request.GET.items() if v and k not in {"before", "after"}}
+    with transaction.atomic():
+        audit_record(
+            action=Action.AUDIT_EXPORTED,
+            summary="Exported the audit trail as CSV" + (f" (filter {used})" if used else ""),
+            changes={"filter": {"before": None, "after": used}},
+        )
     response = StreamingHttpResponse(_csv_rows(audit_events(flt)), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
     return response

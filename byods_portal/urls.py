@@ -2,15 +2,25 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.forms import SignInForm
 from tenants.views_webhook import webex_webhook
 
 from . import views
+
+admin.site.site_header = "BYODS portal administration"
+admin.site.site_title = "BYODS portal admin"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/webex/", webex_webhook, name="webex_webhook"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

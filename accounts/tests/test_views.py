@@ -36,11 +36,34 @@ def test_login_page_is_public_and_signs_in(client, django_user_model):
     django_user_model.objects.create_user(username="u@example.com", password="a-long-passphrase-1")
     assert client.get(reverse("login")).status_code == 200
     bad = client.post(reverse("login"), {"username": "u@example.com", "password": "wrong"})
-    assert bad.status_code == 200 and b"Please enter a correct" in bad.content
-    good = client.post(
-        reverse("login"), {"username": "u@example.com", "password": "a-long-passphrase-1"}
+    assert bad.status_code == 200
+    assert b"That e-mail and password do not match an active staff account." in bad.content
+    good = client.post(  # e-mail logins are case-insensitive
+        reverse("login"), {"username": "U@Example.com", "password": "a-long-passphrase-1"}
     )
     assert good.status_code == 302 and good.url == reverse("dashboard")
+    from audit.models import AuditEvent
+
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome"))
+    assert actions == [("staff.sign_in_failed", "failed"), ("staff.signed_in", "ok")]
+    assert "wrong" not in AuditEvent.objects.get(action="staff.sign_in_failed").summary
+
+
+@pytest.mark.django_db
+def test_a_password_typed_into_the_email_field_is_not_recorded(client):
+    from audit.models import AuditEvent
+
+    client.post(reverse("login"), {"username": "hunter2-my-password", "password": "x"})
+    event = AuditEvent.objects.get(action="staff.sign_in_failed")
+    assert "hunter2" not in event.summary + event.actor + event.target_label
+
+
+def test_signing_out_is_confirmed_and_recorded(operator_client):
+    from audit.models import AuditEvent
+
+    response = operator_client.post(reverse("logout"), follow=True)
+    assert b"You have been signed out." in response.content
+    assert AuditEvent.objects.filter(action="staff.signed_out").exists()
 
 
 def test_logout_requires_post_and_ends_the_session(operator_client):

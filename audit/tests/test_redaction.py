@@ -19,8 +19,11 @@ KNOWN_SECRET_FIELDS = {
 }
 # Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
 # (password) or opaque session data, which Django protects its own way.
-DJANGO_OWN = {("auth", "user", "password"), ("sessions", "session", "session_key"),
-              ("sessions", "session", "session_data")}
+DJANGO_OWN = {
+    ("auth", "user", "password"),
+    ("sessions", "session", "session_key"),
+    ("sessions", "session", "session_data"),
+}
 
 
 def all_fields():

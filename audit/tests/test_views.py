@@ -116,13 +116,24 @@ def test_the_empty_states_say_what_to_do(client, django_user_model, auditor_clie
     assert "No events match this filter" in html
 
 
-def test_an_empty_trail_explains_itself(client, django_user_model):
-    from django.contrib.auth.models import Group
+def test_an_empty_trail_explains_itself(auditor_client, monkeypatch):
+    # Signing in already records an event, so an empty trail is shown with an empty query.
+    monkeypatch.setattr("audit.views.audit_events", lambda flt: AuditEvent.objects.none())
+    assert "Nothing recorded yet" in auditor_client.get(reverse("audit:log")).content.decode()
 
-    user = django_user_model.objects.create_user(username="fresh@example.com")
-    user.groups.add(Group.objects.get(name="auditor"))  # no service call: nothing recorded
-    client.force_login(user)
-    assert "Nothing recorded yet" in client.get(reverse("audit:log")).content.decode()
+
+def test_paging_past_the_end_says_so(auditor_client, events):
+    html = auditor_client.get(reverse("audit:log"), {"before": 1}).content.decode()
+    assert "No more events this way" in html and "Nothing recorded yet" not in html
+
+
+def test_export_is_recorded_and_hidden_for_a_bad_filter(auditor_client, events):
+    b"".join(auditor_client.get(reverse("audit:export"), {"outcome": "failed"}).streaming_content)
+    event = AuditEvent.objects.get(action="audit.exported")
+    assert event.actor == "auditor@example.com"
+    assert event.changes["filter"]["after"] == {"outcome": "failed"}
+    html = auditor_client.get(reverse("audit:log"), {"org": "bad"}).content.decode()
+    assert "Export CSV" not in html
 
 
 def test_paging_links_walk_the_log(auditor_client, events, monkeypatch):

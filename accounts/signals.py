@@ -1,0 +1,64 @@
+"""Sign-ins, refused sign-ins and sign-outs go into the audit trail."""
+
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
+from django.dispatch import receiver
+
+from audit.context import Actor
+from audit.models import AuditEvent
+from audit.services import audit_record
+from audit.vocabulary import Action
+
+
+def _client(request) -> str:
+    if request is None:
+        return ""
+    return f" from {request.META.get('REMOTE_ADDR', '?')}"
+
+
+@receiver(user_logged_in, dispatch_uid="audit-signed-in")
+def _signed_in(sender, request, user, **kwargs):
+    with transaction.atomic():
+        audit_record(
+            action=Action.STAFF_SIGNED_IN,
+            summary=f"{user.get_username()} signed in{_client(request)}",
+            actor=Actor.user(user),
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.get_username(),
+        )
+
+
+@receiver(user_login_failed, dispatch_uid="audit-sign-in-failed")
+def _sign_in_failed(sender, credentials, request=None, **kwargs):
+    # Only a plausible login name is kept: people sometimes type a password into that field.
+    name = str(credentials.get("username", ""))[:200]
+    shown = name if "@" in name else "(not an e-mail address)"
+    with transaction.atomic():
+        audit_record(
+            action=Action.STAFF_SIGN_IN_FAILED,
+            summary=f"Refused sign-in as {shown}{_client(request)}",
+            actor=Actor(AuditEvent.ActorType.USER, f"anonymous ({shown})"),
+            target_type="user",
+            target_label=shown,
+            outcome=AuditEvent.Outcome.FAILED,
+            error="wrong e-mail or password",
+        )
+
+
+@receiver(user_logged_out, dispatch_uid="audit-signed-out")
+def _signed_out(sender, request, user, **kwargs):
+    if user is None:
+        return
+    with transaction.atomic():
+        audit_record(
+            action=Action.STAFF_SIGNED_OUT,
+            summary=f"{user.get_username()} signed out",
+            actor=Actor.user(user),
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.get_username(),
+        )
+    if request is not None:
+        messages.info(request, "You have been signed out.")
