@@ -5,7 +5,11 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN DJANGO_DEBUG=true python manage.py collectstatic --noinput \
+# Throwaway build-time secrets: collectstatic must run with DEBUG off so the hashed manifest
+# that production serves is written. They are not kept in the image's environment.
+RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=build-only-not-a-secret-$(date +%s)-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx \
+    PORTAL_ENCRYPTION_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    python manage.py collectstatic --noinput \
     && useradd --system --uid 1000 portal && mkdir -p /app/var && chown portal /app/var
 USER portal
 EXPOSE 8000

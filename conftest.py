@@ -7,7 +7,6 @@ auditor, a signed-in user without a role, and an anonymous visitor.
 from dataclasses import dataclass
 
 import pytest
-from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.roles import Role
@@ -17,15 +16,19 @@ from audit.context import Actor
 PERSONAS = ("operator", "onboarding", "auditor", "norole", "anonymous")
 
 
-def _allow_audit_truncate(sender, connection, **kwargs):
-    """Transactional tests flush tables with TRUNCATE, which the audit trigger refuses unless
-    the session says it is the test suite (see audit migration 0002). Never set in production."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET byods.audit_truncate_allowed = 'on'")
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """In the test database only, let Django's flush between transactional tests empty the
+    audit table: PostgreSQL flushes with TRUNCATE and SQLite with DELETE, both of which the
+    append-only triggers refuse. Row UPDATE/DELETE stay refused on PostgreSQL; the tests that
+    prove the refusals switch the relevant trigger back on inside their own transaction."""
+    from django.db import connection
 
-
-connection_created.connect(_allow_audit_truncate, dispatch_uid="test-audit-truncate")
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_truncate")
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
 
 
 def _client_for(persona: str, django_user_model) -> Client:

@@ -61,7 +61,7 @@ def staff_user_create(
         summary=f"Created {role.label} account {email}",
         actor=actor,
         target_type="user",
-        target_id=user.pk,
+        target_id=email,  # users have no public UUID: the login name identifies them
         target_label=email,
         changes={"role": {"before": None, "after": role.value}},
     )

@@ -25,7 +25,7 @@ def _signed_in(sender, request, user, **kwargs):
             summary=f"{user.get_username()} signed in{_client(request)}",
             actor=Actor.user(user),
             target_type="user",
-            target_id=user.pk,
+            target_id=user.get_username(),
             target_label=user.get_username(),
         )
 
@@ -57,7 +57,7 @@ def _signed_out(sender, request, user, **kwargs):
             summary=f"{user.get_username()} signed out",
             actor=Actor.user(user),
             target_type="user",
-            target_id=user.pk,
+            target_id=user.get_username(),
             target_label=user.get_username(),
         )
     if request is not None:

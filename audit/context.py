@@ -23,7 +23,7 @@ class Actor:
 
     @classmethod
     def user(cls, user) -> Actor:
-        return cls(AuditEvent.ActorType.USER, user.get_username(), str(user.pk))
+        return cls(AuditEvent.ActorType.USER, user.get_username(), user.get_username())
 
     @classmethod
     def api(cls, key_prefix: str, key_id: str = "") -> Actor:

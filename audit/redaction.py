@@ -27,7 +27,11 @@ _METADATA_SUFFIX = re.compile(
 )
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def is_secret_name(name: str) -> bool:
+    name = _CAMEL.sub("_", name).lower()  # webhookSecret -> webhook_secret
     if _METADATA_SUFFIX.search(name):
         return False
     return bool(_SECRET_NAME.search(name))
@@ -69,6 +73,18 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -
             new = REDACTED if new not in (None, "") else new
         result[key] = {"before": redact(_plain(old)), "after": redact(_plain(new))}
     return result
+
+
+def json_stable(value: Any) -> Any:
+    """What the database will give back: JSON-native values only, floats as text (PostgreSQL
+    rewrites some numbers, e.g. 1e20 and -0.0), so an event's hash survives the round trip."""
+    if isinstance(value, Mapping):
+        return {str(k): json_stable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_stable(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:

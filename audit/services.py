@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from .context import Actor, correlation_id, current_actor
 from .models import AuditChainHead, AuditEvent
-from .redaction import redact
+from .redaction import json_stable, redact
 from .vocabulary import DESTRUCTIVE, Action
 
 logger = logging.getLogger(__name__)
@@ -58,10 +58,10 @@ def audit_record(
         target_type=target_type,
         target_id=str(target_id),
         target_label=target_label[:200],
-        org_id=org_id,
+        org_id=uuid.UUID(str(org_id)) if org_id else None,
         summary=summary[:500],
         reason=reason,
-        changes=redact(changes or {}),
+        changes=json_stable(redact(changes or {})),
         outcome=outcome,
         error=error,
         tracking_id=tracking_id,

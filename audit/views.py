@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -44,17 +45,28 @@ CSV_COLUMNS = [
 
 def _cursor(request, name: str) -> int | None:
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
-def _query_without_cursor(request) -> str:
+def _query_without_cursor(request, fixed: dict[str, str] | None = None) -> str:
     params: QueryDict = request.GET.copy()
+    for key, value in (fixed or {}).items():
+        params[key] = value
     params.pop("before", None)
     params.pop("after", None)
     return params.urlencode()
 
 
-def _render_log(request, *, form, flt: AuditFilter | None, title: str, subtitle: str = ""):
+def _render_log(
+    request,
+    *,
+    form,
+    flt: AuditFilter | None,
+    title: str,
+    subtitle: str = "",
+    fixed: dict[str, str] | None = None,
+):
+    """`fixed`: the filter a timeline page implies, carried into its export and paging links."""
     page = None
     if flt is not None:
         page = audit_page(
@@ -71,8 +83,9 @@ def _render_log(request, *, form, flt: AuditFilter | None, title: str, subtitle:
             "page": page,
             "title": title,
             "subtitle": subtitle,
-            "query": _query_without_cursor(request),
-            "filtered": any(v for k, v in request.GET.items() if k not in {"before", "after"}),
+            "query": _query_without_cursor(request, fixed),
+            "filtered": bool(fixed)
+            or any(v for k, v in request.GET.items() if k not in {"before", "after"}),
         },
     )
 
@@ -98,6 +111,7 @@ def org_timeline(request, org_id: uuid.UUID):
         flt=AuditFilter(org_id=org_id),
         title="Org timeline",
         subtitle=f"Everything recorded for org {org_id}",
+        fixed={"org": str(org_id)},
     )
 
 
@@ -112,6 +126,7 @@ def datasource_timeline(request, datasource_id: uuid.UUID):
         flt=AuditFilter(target_type="datasource", target_id=str(datasource_id)),
         title="Data source timeline",
         subtitle=f"Everything recorded for data source {datasource_id}",
+        fixed={"target_type": "datasource", "target_id": str(datasource_id)},
     )
 
 

@@ -19,8 +19,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def _prepare_embedded_broker() -> None:
-    """The filesystem transport expects its folders to exist; senders and workers both call."""
+@app.on_after_configure.connect
+def _prepare_embedded_broker(sender=None, **kwargs) -> None:
+    """The filesystem transport expects its folders to exist; runs once the configuration is
+    read (in senders and workers alike), not at import time."""
     from django.conf import settings
 
     if settings.BROKER_IS_EMBEDDED:
@@ -31,8 +33,6 @@ def _prepare_embedded_broker() -> None:
                 parents=True, exist_ok=True
             )
 
-
-_prepare_embedded_broker()
 
 logger = logging.getLogger(__name__)
 

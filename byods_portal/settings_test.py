@@ -4,6 +4,7 @@ Secrets get throwaway values here only so the suite never needs a `.env`; the se
 (PostgreSQL, Redis) come from DATABASE_URL / CELERY_BROKER_URL as chosen by `make test`.
 """
 
+import hashlib
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "t" * 40)
@@ -18,6 +19,10 @@ os.environ["DJANGO_DEBUG"] = "false"
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# One test database per checkout, so two clones on one machine (a developer's tree and a CI
+# check beside it) never drop each other's database mid-run.
+_checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_byods_{_checkout}"}  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 CELERY_BEAT_SCHEDULE = {}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import random
 import threading
@@ -53,6 +54,13 @@ logger = logging.getLogger("webex.client")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RETRY_AFTER = 15.0  # seconds, when a 429 comes without the header
+# No usable HTTP answer: refused or reset connections, timeouts, bodies cut off mid-stream.
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 _session_lock = threading.Lock()
 _session: requests.Session | None = None
@@ -294,7 +302,7 @@ class WebexClient:
         query: dict[str, Any] | None = params
         while url:
             response = self._request("GET", url, token=token, params=query, absolute=url != path)
-            yield from response.json().get("items", [])
+            yield from _body(response, "GET").get("items", [])
             url = response.links.get("next", {}).get("url")
             query = None  # the next link carries its own query
             if url and not self._same_origin(url):
@@ -307,7 +315,7 @@ class WebexClient:
         return (parts.scheme, parts.netloc) == self._origin
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._request(method, path, **kwargs).json()
+        return _body(self._request(method, path, **kwargs), method)
 
     def _request(
         self,
@@ -343,7 +351,7 @@ class WebexClient:
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSPORT_ERRORS as exc:
                 elapsed = (time.monotonic() - started) * 1000
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
                 logger.warning(
@@ -376,6 +384,9 @@ class WebexClient:
                 tid,
             )
             if response.status_code in ok:
+                return response
+            if method == "DELETE" and attempt > 0 and response.status_code == 404:
+                # An earlier attempt's answer was lost after Webex had deleted it: done.
                 return response
             error = self._error(response, method, shown, tid)
             if isinstance(error, WebexRateLimited):
@@ -436,19 +447,37 @@ class WebexClient:
         )
 
 
+def _body(response: requests.Response, method: str) -> Any:
+    """The JSON body of a successful answer; a typed error (with trackingId) when it is not."""
+    try:
+        return response.json()
+    except ValueError:
+        raise WebexError(
+            f"Webex answered {response.status_code} without a JSON body",
+            status=response.status_code,
+            tracking_id=response.headers.get("trackingId"),
+            method=method,
+            path=urlsplit(response.url).path,
+        ) from None
+
+
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or HTTP date), or None."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         from email.utils import parsedate_to_datetime
 
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" means UTC with no stated zone
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

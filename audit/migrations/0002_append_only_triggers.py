@@ -11,11 +11,6 @@ from django.db import migrations
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$
 BEGIN
-    -- The test suite empties tables between transactional tests with TRUNCATE; it alone sets
-    -- this session flag (conftest.py). Row UPDATE and DELETE are refused regardless.
-    IF TG_OP = 'TRUNCATE' AND current_setting('byods.audit_truncate_allowed', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
     RAISE EXCEPTION 'audit_auditevent is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;

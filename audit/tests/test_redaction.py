@@ -65,6 +65,12 @@ def test_every_secret_the_portal_holds_is_encrypted_at_rest():
         "X-Spark-Signature",
         "Authorization",
         "PORTAL_ENCRYPTION_KEYS",
+        "webhookSecret",
+        "integrationToken",
+        "authToken",
+        "bearerToken",
+        "secretKey",
+        "refreshToken",
     ],
 )
 def test_secret_names(name):
@@ -85,6 +91,8 @@ def test_secret_names(name):
         "url",
         "audience",
         "token_type",
+        "accessExpiresAt",
+        "refreshTokenExpiresIn",
     ],
 )
 def test_metadata_names_are_not_secret(name):

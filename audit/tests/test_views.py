@@ -163,3 +163,16 @@ def test_csv_export_streams_row_by_row(auditor_client, events, django_assert_num
         rest = list(chunks)
     assert len(rest) + 1 == AuditEvent.objects.count()
     assert first.decode().startswith(events[-1].occurred_at.isoformat()[:19])
+
+
+def test_a_timeline_exports_only_its_own_events(auditor_client, events):
+    html = auditor_client.get(reverse("audit:org_timeline", args=[ORG])).content.decode()
+    assert f"export.csv?org={ORG}" in html
+    body = b"".join(
+        auditor_client.get(reverse("audit:export"), {"org": str(ORG)}).streaming_content
+    )
+    assert b"Onboarded Globex" in body and b"calc" not in body
+
+
+def test_a_malformed_cursor_is_ignored(auditor_client, events):
+    assert auditor_client.get(reverse("audit:log"), {"before": "²"}).status_code == 200

@@ -52,3 +52,29 @@ def test_a_tampered_value_fails_authentication():
 def test_misconfigured_key_rings_are_refused(spec, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         KeyRing.parse(spec)
+
+
+@pytest.mark.django_db
+def test_a_dump_and_load_keeps_values_sealed_once(tmp_path):
+    from django.core.management import call_command
+
+    from audit.context import Actor
+    from tenants.models import ServiceApp
+    from tenants.services import serviceapp_create
+
+    serviceapp_create(
+        name="A",
+        client_id="C1",
+        client_secret="the-secret",
+        valid_domains=["a.example.com"],
+        schema_ids=["s"],
+        region="us",
+        integration_token="t",
+        actor=Actor.system("test"),
+    )
+    dump = tmp_path / "apps.json"
+    call_command("dumpdata", "tenants.serviceapp", output=str(dump))
+    assert "the-secret" not in dump.read_text()
+    ServiceApp.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    assert ServiceApp.objects.get().client_secret == "the-secret"

@@ -570,3 +570,71 @@ def test_the_jws_verifies_with_pyjwt_against_the_emulators_jwks(client, tokens, 
     kids = {k["kid"] for k in client.fetch_jwks()["keys"]}
     assert kid in kids  # the previous key stays published for tokens still in flight
     assert jwt.get_unverified_header(after.jws_token)["kid"] in kids - {kid}
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers from a script of (status, body) pairs, one per request."""
+
+    script: list = []
+
+    def _answer(self):
+        status, body = self.script.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("trackingId", "SCRIPTED_1")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_DELETE = _answer  # noqa: N815 - http.server's naming
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def scripted():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def test_a_retried_delete_that_finds_nothing_counts_as_done(scripted):
+    _Scripted.script = [(502, b'{"message": "bad gateway"}'), (404, b'{"message": "gone"}')]
+    client = WebexClient(
+        api_base=f"http://127.0.0.1:{scripted.server_port}/v1", sleep=lambda s: None
+    )
+    client.delete_datasource(access_token="t", datasource_id="d1")  # no exception
+    _Scripted.script = [(404, b'{"message": "gone"}')]
+    with pytest.raises(WebexNotFound):  # a first-attempt 404 is still an error
+        client.delete_datasource(access_token="t", datasource_id="d1")
+
+
+def test_a_success_without_json_is_a_typed_error(scripted):
+    _Scripted.script = [(200, b"<html>proxy page</html>")]
+    client = WebexClient(api_base=f"http://127.0.0.1:{scripted.server_port}/v1")
+    with pytest.raises(WebexError, match="without a JSON body") as err:
+        client.get_datasource(access_token="t", datasource_id="d1")
+    assert err.value.tracking_id == "SCRIPTED_1"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("5", 5.0),
+        ("inf", None),
+        ("nan", None),
+        ("-3", 0.0),
+        ("Thu, 01 Jan 1970 00:00:00 -0000", 0.0),
+        ("garbage", None),
+    ],
+)
+def test_retry_after_parsing(header, expected):
+    import requests
+
+    from webex.client import _retry_after
+
+    response = requests.Response()
+    response.headers["Retry-After"] = header
+    assert _retry_after(response) == expected
