@@ -195,6 +195,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "audit-chain-head-daily": {"task": "audit.log_chain_head", "schedule": 24 * 3600.0},
     "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
+    "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
+    "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
 }
 
 # --- Webex -----------------------------------------------------------------------------------
@@ -215,6 +217,12 @@ WEBEX_REGIONS = {
 # and at least this often, so the refresh token (90 days) never idles out.
 TOKEN_REFRESH_REMAINING_FRACTION = env.float("TOKEN_REFRESH_REMAINING_FRACTION", default=0.5)
 TOKEN_REFRESH_MAX_INTERVAL_DAYS = env.float("TOKEN_REFRESH_MAX_INTERVAL_DAYS", default=3.0)
+# Rotation engine: how many due data sources one sweep claims, how many go in one batch task,
+# how many Webex calls a batch keeps in flight, and how long a claim holds.
+ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
+ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
+ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
+ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # Where Webex reaches this portal (webhook target); unset: taken from the request.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)

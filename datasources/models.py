@@ -1,1 +1,168 @@
-"""Data sources at Webex and their rotation state (models arrive with issue 6)."""
+"""Data sources registered at Webex for customer orgs, and the state of their JWS rotation.
+
+The JWS Webex returns is a bearer credential and is not stored: the portal keeps what it needs
+to rotate (nonces, expiry) and to verify presented tokens (URL, schema, nonces), nothing more.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import CustomerOrg
+
+
+class DataSource(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(CustomerOrg, on_delete=models.PROTECT, related_name="datasources")
+    webex_id = models.CharField(max_length=200, unique=True)
+    schema_id = models.CharField(max_length=64)
+    url = models.CharField(max_length=2000)
+    audience = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200)
+    token_lifetime_minutes = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    error_message = models.CharField(max_length=256, blank=True)
+    # Rotation state. `pending_nonce` is written before a rotation call and reused by retries,
+    # so a lost response never leads to a second, different rotation.
+    nonce = models.CharField(max_length=100)
+    pending_nonce = models.CharField(max_length=100, blank=True)
+    previous_nonce = models.CharField(max_length=100, blank=True)
+    previous_token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    next_rotation_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_tracking_id = models.CharField(max_length=200, blank=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    at_risk_alerted_at = models.DateTimeField(null=True, blank=True)
+    missing_at_webex_since = models.DateTimeField(null=True, blank=True)
+    # Scheduled maintenance: disable at a time with a message, enable again later.
+    maintenance_disable_at = models.DateTimeField(null=True, blank=True)
+    maintenance_enable_at = models.DateTimeField(null=True, blank=True)
+    maintenance_message = models.CharField(max_length=256, blank=True)
+    # Deleted at Webex: the row stays (with its nonce history, which proves no nonce was ever
+    # reused) but leaves every list and the rotation engine.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["org__name", "url"]
+        indexes = [
+            # The rotation sweep: "active data sources whose next rotation time has passed".
+            # Partial, so its size and cost follow the active rows' deadlines, not the table.
+            models.Index(
+                fields=["next_rotation_at"],
+                name="ds_due_idx",
+                condition=models.Q(status="active", next_rotation_at__isnull=False),
+            ),
+            models.Index(fields=["org", "status"], name="ds_org_status_idx"),
+            models.Index(fields=["token_expires_at"], name="ds_expiry_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(token_lifetime_minutes__gte=1, token_lifetime_minutes__lte=1440),
+                name="ds_lifetime_1_to_1440",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="disabled") | ~models.Q(error_message=""),
+                name="ds_disabled_has_message",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.org})"
+
+    @property
+    def label(self) -> str:
+        return f"{self.org.name} – {self.url}"
+
+    def health(self, now=None) -> str:
+        """healthy | due | at_risk | failing | paused | disabled | expired | missing."""
+        now = now or timezone.now()
+        if self.status == self.Status.DISABLED:
+            return "disabled"
+        if self.missing_at_webex_since:
+            return "missing"
+        if self.org.status != CustomerOrg.Status.ACTIVE:
+            return "paused"
+        if self.token_expires_at and self.token_expires_at <= now:
+            return "expired"
+        if self.token_expires_at and self.remaining_fraction(now) < 0.2:
+            return "at_risk"
+        if self.consecutive_failures:
+            return "failing"
+        if self.next_rotation_at and self.next_rotation_at <= now:
+            return "due"
+        return "healthy"
+
+    def remaining_fraction(self, now) -> float:
+        if not self.token_expires_at:
+            return 0.0
+        total = self.token_lifetime_minutes * 60
+        return max(0.0, (self.token_expires_at - now).total_seconds() / total)
+
+
+class NonceRecord(models.Model):
+    """Every nonce ever sent for a data source, with its outcome. The unique constraint makes
+    reuse impossible, and the table proves it."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        OK = "ok", "Accepted"
+        FAILED = "failed", "Failed"
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="nonces")
+    nonce = models.CharField(max_length=100, unique=True)
+    purpose = models.CharField(max_length=20)  # register | rotate | update | disable | enable
+    created_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    tracking_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} nonce for data source #{self.datasource_id}: {self.outcome}"
+
+
+class DriftFinding(models.Model):
+    """A difference between the portal and Webex found by reconciliation."""
+
+    class Kind(models.TextChoices):
+        UNKNOWN_HERE = "unknown_here", "At Webex but unknown here"
+        GONE_AT_WEBEX = "gone_at_webex", "Known here but gone at Webex"
+        DIFFERS = "differs", "Fields or status differ"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(CustomerOrg, on_delete=models.CASCADE, related_name="drift")
+    datasource = models.ForeignKey(DataSource, null=True, blank=True, on_delete=models.CASCADE)
+    webex_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    details = models.JSONField(default=dict)  # field -> {"portal": x, "webex": y}
+    found_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-found_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "webex_id", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="drift_one_open_finding",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.webex_id}"

@@ -18,6 +18,7 @@ from audit.vocabulary import Action
 
 APPS = ("accounts", "tenants", "datasources", "audit")
 ACTOR = Actor.system("test")
+SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 
 # Functions in services modules that do not change state by themselves.
 EXEMPT = {
@@ -28,6 +29,8 @@ EXEMPT = {
     "tenants.services.parse_org_id": "parses input",
     "tenants.services.org_token_due": "a predicate",
     "tenants.services.org_tokens_claim_due": "a work lease; the refresh it leads to is audited",
+    "datasources.services.new_nonce": "returns a random string",
+    "datasources.services.datasource_claim_due": "a work lease; the rotation is audited",
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
 }
@@ -155,6 +158,89 @@ def _org_offboard_run(world):
     services.org_offboard_run(org=org, actor=ACTOR)
 
 
+def _datasource(world):
+    from datasources.services import datasource_register
+
+    _, org = _tenants(world)
+    return datasource_register(
+        org=org,
+        schema_id=SCHEMA,
+        url="https://rx.byods.example.com/x",
+        audience="a",
+        subject="s",
+        token_lifetime_minutes=60,
+        actor=ACTOR,
+    )
+
+
+def _datasource_register(world):
+    _datasource(world)
+
+
+def _datasource_update(world):
+    from datasources.services import datasource_update
+
+    ds = _datasource(world)
+    datasource_update(
+        ds=ds,
+        schema_id=SCHEMA,
+        url=ds.url,
+        audience="b",
+        subject="s",
+        token_lifetime_minutes=30,
+        actor=ACTOR,
+    )
+
+
+def _datasource_disable(world):
+    from datasources.services import datasource_disable
+
+    datasource_disable(ds=_datasource(world), message="maintenance", actor=ACTOR)
+
+
+def _datasource_enable(world):
+    from datasources.services import datasource_disable, datasource_enable
+
+    ds = datasource_disable(ds=_datasource(world), message="maintenance", actor=ACTOR)
+    datasource_enable(ds=ds, actor=ACTOR)
+
+
+def _datasource_delete(world):
+    from datasources.services import datasource_delete
+
+    datasource_delete(ds=_datasource(world), reason="customer asked", actor=ACTOR)
+
+
+def _maintenance(world, apply=False):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from datasources.services import (
+        datasource_apply_maintenance,
+        datasource_schedule_maintenance,
+    )
+
+    start = timezone.now() + dt.timedelta(minutes=5)
+    datasource_schedule_maintenance(
+        ds=_datasource(world),
+        disable_at=start,
+        enable_at=start + dt.timedelta(hours=1),
+        message="upgrade",
+        actor=ACTOR,
+    )
+    if apply:
+        datasource_apply_maintenance(now=start + dt.timedelta(minutes=1), actor=ACTOR)
+
+
+def _datasource_rotate(world):
+    from datasources.services import datasource_rotate
+
+    assert datasource_rotate(ds_id=_datasource(world).pk, force=True, actor=ACTOR).outcome == (
+        "rotated"
+    )
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
@@ -172,6 +258,23 @@ CASES = {
     "tenants.services.org_tokens_refresh": (_org_tokens_refresh, Action.ORG_TOKENS_REFRESHED),
     "tenants.services.org_offboard_start": (_org_offboard_start, Action.ORG_OFFBOARDING_STARTED),
     "tenants.services.org_offboard_run": (_org_offboard_run, Action.ORG_OFFBOARDED),
+    "datasources.services.datasource_register": (
+        _datasource_register,
+        Action.DATASOURCE_REGISTERED,
+    ),
+    "datasources.services.datasource_update": (_datasource_update, Action.DATASOURCE_UPDATED),
+    "datasources.services.datasource_disable": (_datasource_disable, Action.DATASOURCE_DISABLED),
+    "datasources.services.datasource_enable": (_datasource_enable, Action.DATASOURCE_ENABLED),
+    "datasources.services.datasource_delete": (_datasource_delete, Action.DATASOURCE_DELETED),
+    "datasources.services.datasource_schedule_maintenance": (
+        _maintenance,
+        Action.DATASOURCE_MAINTENANCE_SCHEDULED,
+    ),
+    "datasources.services.datasource_apply_maintenance": (
+        lambda world: _maintenance(world, apply=True),
+        Action.DATASOURCE_DISABLED,
+    ),
+    "datasources.services.datasource_rotate": (_datasource_rotate, Action.DATASOURCE_ROTATED),
 }
 
 

@@ -1,0 +1,666 @@
+"""Writes for data sources: registration, edits, status changes and the rotation engine.
+
+Webex calls happen outside transactions. Each change is bracketed by short transactions that
+lock the row, re-check its state, and record the audit event with the change. A rotation writes
+its nonce first (`pending_nonce`, with a `NonceRecord`) and only then calls Webex, so a crash or
+a lost response is retried with the same nonce instead of a second, different rotation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.redaction import changes as diff
+from audit.services import audit_record, audit_record_failure
+from audit.vocabulary import Action
+from tenants.models import CustomerOrg, OrgToken
+from tenants.services import explain, org_tokens_refresh, webex_client_for
+from webex.errors import (
+    WebexError,
+    WebexNotFound,
+    WebexRateLimited,
+    WebexUnauthorized,
+)
+from webex.types import DataSource as RemoteDataSource
+from webex.types import DataSourceRequest
+
+from .models import DataSource, NonceRecord
+from .validation import validate_datasource
+
+logger = logging.getLogger(__name__)
+Status = DataSource.Status
+ROTATE_AT = (0.5, 0.7)  # share of the lifetime after which to rotate, spread by jitter
+AT_RISK = 0.2  # less than this share of the lifetime left: alert
+
+
+class DataSourceError(Exception):
+    """A data source change Webex refused; `reason` is for staff, with the trackingId."""
+
+    def __init__(self, reason: str, error: WebexError | None = None) -> None:
+        self.reason = reason
+        self.error = error
+        super().__init__(reason)
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _next_rotation(expires_at: dt.datetime | None, lifetime_minutes: int, now: dt.datetime):
+    """At 50-70 % of the lifetime (jittered so rotations spread out), measured from now."""
+    share = random.uniform(*ROTATE_AT)
+    candidate = now + dt.timedelta(minutes=lifetime_minutes * share)
+    if expires_at is not None:
+        candidate = min(candidate, expires_at - dt.timedelta(seconds=lifetime_minutes * 60 * 0.3))
+    return max(candidate, now + dt.timedelta(seconds=1))
+
+
+def _access_token(org: CustomerOrg) -> tuple[str, int]:
+    token = OrgToken.objects.only("access_token", "version").get(org=org)
+    return token.access_token, token.version
+
+
+def _with_refresh(org: CustomerOrg, call: Callable[[str], RemoteDataSource | None], actor):
+    """Call Webex with the org's token; on 401 refresh it once (single-flight) and retry."""
+    access, version = _access_token(org)
+    try:
+        return call(access)
+    except WebexUnauthorized:
+        org_tokens_refresh(org_id=org.pk, seen_version=version, actor=actor)
+        access, new_version = _access_token(org)
+        if new_version == version:
+            raise
+        return call(access)
+
+
+def _expiry(remote: RemoteDataSource) -> dt.datetime | None:
+    return remote.token_expiry_time
+
+
+def _snapshot(ds: DataSource) -> dict:
+    return {
+        "url": ds.url,
+        "schema_id": ds.schema_id,
+        "audience": ds.audience,
+        "subject": ds.subject,
+        "token_lifetime_minutes": ds.token_lifetime_minutes,
+        "status": ds.status,
+        "error_message": ds.error_message,
+    }
+
+
+def _audit(ds: DataSource, action: Action, summary: str, actor, **kw):
+    audit_record(
+        action=action,
+        summary=summary,
+        actor=actor,
+        target_type="datasource",
+        target_id=ds.public_id,
+        target_label=ds.url[:200],
+        org_id=ds.org.public_id,
+        **kw,
+    )
+
+
+def _require_active_org(org: CustomerOrg) -> None:
+    if org.status != CustomerOrg.Status.ACTIVE:
+        raise DataSourceError(
+            f"{org.name} is {org.get_status_display().lower()}: changes reach Webex only for "
+            "active orgs."
+        )
+
+
+def _request(ds_or_input, *, nonce: str, status: str | None = None, message: str = ""):
+    return DataSourceRequest(
+        schema_id=ds_or_input.schema_id,
+        url=ds_or_input.url,
+        audience=ds_or_input.audience,
+        subject=ds_or_input.subject,
+        nonce=nonce,
+        token_lifetime_minutes=ds_or_input.token_lifetime_minutes,
+        status=status,
+        error_message=message if status == "disabled" else None,
+    )
+
+
+# ------------------------------------------------------------------------- register / edit
+def datasource_register(
+    *,
+    org: CustomerOrg,
+    schema_id: str,
+    url: str,
+    audience: str,
+    subject: str,
+    token_lifetime_minutes,
+    actor: Actor | None = None,
+) -> DataSource:
+    """Validate against the org's authorization snapshot, register at Webex, then store.
+
+    If storing fails after Webex accepted, the registration is deleted at Webex again so nothing
+    is orphaned; if even that fails, the failure is audited for reconciliation to adopt.
+    """
+    data = validate_datasource(
+        schema_id=schema_id,
+        url=url,
+        audience=audience,
+        subject=subject,
+        token_lifetime_minutes=token_lifetime_minutes,
+        allowed_schema_ids=org.authorized_schema_ids,
+        allowed_domains=org.authorized_domains,
+    )
+    _require_active_org(org)
+    nonce = new_nonce()
+    client = webex_client_for(org.service_app)
+    try:
+        remote = _with_refresh(
+            org,
+            lambda access: client.register_datasource(
+                access_token=access, request=_request(data, nonce=nonce)
+            ),
+            actor,
+        )
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.DATASOURCE_REGISTERED,
+            summary=f"Registering {data.url} refused",
+            actor=actor,
+            target_type="datasource",
+            target_label=data.url[:200],
+            org_id=org.public_id,
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise DataSourceError(explain(exc), exc) from exc
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            ds = DataSource(
+                org=org,
+                webex_id=remote.id,
+                schema_id=data.schema_id,
+                url=data.url,
+                audience=data.audience,
+                subject=data.subject,
+                token_lifetime_minutes=data.token_lifetime_minutes,
+                nonce=nonce,
+                token_expires_at=_expiry(remote),
+                last_rotated_at=now,
+            )
+            ds.next_rotation_at = _next_rotation(
+                ds.token_expires_at, ds.token_lifetime_minutes, now
+            )
+            ds.full_clean()
+            ds.save()
+            NonceRecord.objects.create(
+                datasource=ds,
+                nonce=nonce,
+                purpose="register",
+                outcome=NonceRecord.Outcome.OK,
+                token_expires_at=ds.token_expires_at,
+                attempts=1,
+            )
+            _audit(
+                ds,
+                Action.DATASOURCE_REGISTERED,
+                f"Registered {ds.url} for {org.name}",
+                actor,
+                changes={k: {"before": None, "after": v} for k, v in _snapshot(ds).items()},
+            )
+    except Exception as exc:
+        _undo_registration(org, client, remote.id, actor, exc)
+        raise
+    return ds
+
+
+def _undo_registration(org, client, webex_id: str, actor, cause: Exception) -> None:
+    try:
+        _with_refresh(
+            org,
+            lambda access: client.delete_datasource(access_token=access, datasource_id=webex_id),
+            actor,
+        )
+        outcome = "deleted again at Webex"
+    except WebexError as exc:
+        outcome = f"could NOT be deleted at Webex ({exc}); reconciliation will list it"
+    audit_record_failure(
+        action=Action.DATASOURCE_REGISTERED,
+        summary=f"Storing data source {webex_id} failed after Webex accepted it; {outcome}",
+        actor=actor,
+        target_type="datasource",
+        target_id=webex_id,
+        org_id=org.public_id,
+        error=f"{type(cause).__name__}: {cause}"[:500],
+    )
+
+
+def _push(
+    ds: DataSource, *, purpose: str, status: str, message: str, data=None, actor=None
+) -> RemoteDataSource:
+    """Send the full payload with a fresh nonce (recorded first) and return Webex's answer."""
+    nonce = new_nonce()
+    with transaction.atomic():
+        NonceRecord.objects.create(datasource=ds, nonce=nonce, purpose=purpose, attempts=1)
+    client = webex_client_for(ds.org.service_app)
+    try:
+        remote = _with_refresh(
+            ds.org,
+            lambda access: client.update_datasource(
+                access_token=access,
+                datasource_id=ds.webex_id,
+                request=_request(data or ds, nonce=nonce, status=status, message=message),
+            ),
+            actor,
+        )
+    except WebexError as exc:
+        NonceRecord.objects.filter(nonce=nonce).update(
+            outcome=NonceRecord.Outcome.FAILED,
+            error=str(exc)[:500],
+            tracking_id=exc.tracking_id or "",
+        )
+        raise
+    NonceRecord.objects.filter(nonce=nonce).update(
+        outcome=NonceRecord.Outcome.OK, token_expires_at=_expiry(remote)
+    )
+    return remote
+
+
+def _apply_remote(ds: DataSource, remote: RemoteDataSource, now: dt.datetime) -> None:
+    """Webex accepted a payload with a new nonce: it is now the current one."""
+    if ds.nonce != remote.nonce:
+        ds.previous_nonce, ds.previous_token_expires_at = ds.nonce, ds.token_expires_at
+    ds.nonce = remote.nonce
+    ds.pending_nonce = ""
+    ds.token_expires_at = _expiry(remote)
+    ds.last_rotated_at = now
+    ds.next_rotation_at = (
+        _next_rotation(ds.token_expires_at, ds.token_lifetime_minutes, now)
+        if ds.status == Status.ACTIVE
+        else None
+    )
+    ds.consecutive_failures = 0
+    ds.last_error = ds.last_tracking_id = ""
+    ds.at_risk_alerted_at = None
+    ds.claimed_until = None
+    ds.version += 1
+
+
+def _change(
+    ds: DataSource, *, action, summary, purpose, status, message, data=None, reason="", actor=None
+) -> DataSource:
+    _require_active_org(ds.org)
+    before = _snapshot(ds)
+    try:
+        remote = _push(ds, purpose=purpose, status=status, message=message, data=data, actor=actor)
+    except WebexError as exc:
+        with transaction.atomic():
+            audit_record_failure(
+                action=action,
+                summary=f"{summary}: refused by Webex",
+                actor=actor,
+                target_type="datasource",
+                target_id=ds.public_id,
+                target_label=ds.url[:200],
+                org_id=ds.org.public_id,
+                error=str(exc),
+                tracking_id=exc.tracking_id or "",
+                reason=reason,
+            )
+        raise DataSourceError(explain(exc), exc) from exc
+    now = timezone.now()
+    with transaction.atomic():
+        ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+        if data is not None:
+            ds.url, ds.schema_id = data.url, data.schema_id
+            ds.audience, ds.subject = data.audience, data.subject
+            ds.token_lifetime_minutes = data.token_lifetime_minutes
+        ds.status = status
+        ds.error_message = message if status == Status.DISABLED else ""
+        _apply_remote(ds, remote, now)
+        ds.full_clean()
+        ds.save()
+        _audit(ds, action, summary, actor, reason=reason, changes=diff(before, _snapshot(ds)))
+    return ds
+
+
+def datasource_update(
+    *,
+    ds: DataSource,
+    schema_id: str,
+    url: str,
+    audience: str,
+    subject: str,
+    token_lifetime_minutes,
+    actor: Actor | None = None,
+) -> DataSource:
+    """Edit: validated like a registration, sent as the full payload with a new nonce."""
+    org = ds.org
+    data = validate_datasource(
+        schema_id=schema_id,
+        url=url,
+        audience=audience,
+        subject=subject,
+        token_lifetime_minutes=token_lifetime_minutes,
+        allowed_schema_ids=org.authorized_schema_ids,
+        allowed_domains=org.authorized_domains,
+    )
+    return _change(
+        ds,
+        action=Action.DATASOURCE_UPDATED,
+        summary=f"Edited {data.url}",
+        purpose="update",
+        status=ds.status,
+        message=ds.error_message,
+        data=data,
+        actor=actor,
+    )
+
+
+def datasource_disable(*, ds: DataSource, message: str, actor: Actor | None = None) -> DataSource:
+    """Disable with a message; Webex shows it to the customer's admin in Control Hub."""
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError(
+            {"message": "Disabling needs a message: the customer's admin sees it in Control Hub."}
+        )
+    if len(message) > 256:
+        raise ValidationError({"message": "Keep the message under 256 characters."})
+    return _change(
+        ds,
+        action=Action.DATASOURCE_DISABLED,
+        summary=f"Disabled {ds.url}",
+        purpose="disable",
+        status=Status.DISABLED,
+        message=message,
+        reason=message,
+        actor=actor,
+    )
+
+
+def datasource_enable(*, ds: DataSource, actor: Actor | None = None) -> DataSource:
+    """Enable again; the error message is cleared."""
+    return _change(
+        ds,
+        action=Action.DATASOURCE_ENABLED,
+        summary=f"Enabled {ds.url}",
+        purpose="enable",
+        status=Status.ACTIVE,
+        message="",
+        actor=actor,
+    )
+
+
+def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None) -> None:
+    """Delete at Webex (already gone counts as done), then here; the audit trail keeps it."""
+    if len((reason or "").strip()) < 5:
+        raise ValidationError({"reason": "Give a reason (at least 5 characters)."})
+    client = webex_client_for(ds.org.service_app)
+    try:
+        _with_refresh(
+            ds.org,
+            lambda access: client.delete_datasource(access_token=access, datasource_id=ds.webex_id),
+            actor,
+        )
+    except WebexNotFound:
+        pass  # already gone at Webex: the goal is reached
+    except WebexError as exc:
+        with transaction.atomic():
+            audit_record_failure(
+                action=Action.DATASOURCE_DELETED,
+                summary=f"Deleting {ds.url}: refused by Webex",
+                actor=actor,
+                target_type="datasource",
+                target_id=ds.public_id,
+                org_id=ds.org.public_id,
+                error=str(exc),
+                tracking_id=exc.tracking_id or "",
+                reason=reason,
+            )
+        raise DataSourceError(explain(exc), exc) from exc
+    with transaction.atomic():
+        ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+        ds.deleted_at = timezone.now()
+        ds.next_rotation_at = None
+        ds.pending_nonce = ""
+        ds.claimed_until = None
+        ds.version += 1
+        ds.save()
+        _audit(
+            ds,
+            Action.DATASOURCE_DELETED,
+            f"Deleted {ds.url} at Webex",
+            actor,
+            reason=reason.strip(),
+            changes={k: {"before": v, "after": None} for k, v in _snapshot(ds).items()},
+        )
+
+
+@transaction.atomic
+def datasource_schedule_maintenance(
+    *,
+    ds: DataSource,
+    disable_at: dt.datetime,
+    enable_at: dt.datetime,
+    message: str,
+    actor: Actor | None = None,
+) -> DataSource:
+    errors = {}
+    now = timezone.now()
+    if disable_at < now - dt.timedelta(minutes=1):
+        errors["disable_at"] = "The start of the maintenance window is in the past."
+    if enable_at <= disable_at:
+        errors["enable_at"] = "The end must come after the start."
+    if not (message or "").strip():
+        errors["message"] = "Give the message the customer's admin will see while disabled."
+    if errors:
+        raise ValidationError(errors)
+    ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+    ds.maintenance_disable_at, ds.maintenance_enable_at = disable_at, enable_at
+    ds.maintenance_message = message.strip()[:256]
+    ds.save()
+    _audit(
+        ds,
+        Action.DATASOURCE_MAINTENANCE_SCHEDULED,
+        f"Maintenance for {ds.url}: {disable_at:%Y-%m-%d %H:%M} to {enable_at:%Y-%m-%d %H:%M} UTC",
+        actor,
+        changes={
+            "maintenance": {
+                "before": None,
+                "after": {
+                    "disable_at": disable_at,
+                    "enable_at": enable_at,
+                    "message": ds.maintenance_message,
+                },
+            }
+        },
+    )
+    return ds
+
+
+def datasource_apply_maintenance(*, now: dt.datetime | None = None, actor=None) -> int:
+    """Beat: disable data sources whose window opened, enable those whose window closed."""
+    now = now or timezone.now()
+    done = 0
+    starting = DataSource.objects.select_related("org__service_app").filter(
+        status=Status.ACTIVE, maintenance_disable_at__lte=now, maintenance_enable_at__gt=now
+    )
+    for ds in starting:
+        datasource_disable(ds=ds, message=ds.maintenance_message, actor=actor)
+        done += 1
+    ending = DataSource.objects.select_related("org__service_app").filter(
+        status=Status.DISABLED, maintenance_enable_at__lte=now
+    )
+    for ds in ending:
+        ds = datasource_enable(ds=ds, actor=actor)
+        DataSource.objects.filter(pk=ds.pk).update(
+            maintenance_disable_at=None, maintenance_enable_at=None, maintenance_message=""
+        )
+        done += 1
+    return done
+
+
+# ------------------------------------------------------------------------- rotation engine
+@dataclass(frozen=True)
+class RotationResult:
+    outcome: str  # rotated | skipped | paused | rate_limited | failed | missing
+    detail: str = ""
+
+
+def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[int]:
+    """Claim due data sources so that no two sweeps or workers rotate the same one.
+
+    PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` over the partial index, then one UPDATE.
+    Elsewhere: a conditional UPDATE per candidate. Cost follows the number due, not the total.
+    """
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    due = (
+        DataSource.objects.filter(status=Status.ACTIVE, next_rotation_at__lte=now)
+        .exclude(claimed_until__gt=now)
+        .order_by("next_rotation_at")
+    )
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            ids = list(
+                due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
+                    :limit
+                ]
+            )
+            DataSource.objects.filter(pk__in=ids).update(claimed_until=lease)
+        return ids
+    claimed = []
+    for pk, claimed_until in due.values_list("pk", "claimed_until")[:limit]:
+        if DataSource.objects.filter(pk=pk, claimed_until=claimed_until).update(
+            claimed_until=lease
+        ):
+            claimed.append(pk)
+    return claimed
+
+
+def datasource_rotate(
+    *, ds_id: int, actor: Actor | None = None, force: bool = False
+) -> RotationResult:
+    """Rotate one data source's JWS: new nonce, full payload, store the new expiry."""
+    now = timezone.now()
+    # 1. Write-ahead: pick (or reuse) the pending nonce under the row lock.
+    with transaction.atomic():
+        ds = (
+            DataSource.objects.select_for_update(of=("self",))
+            .select_related("org__service_app")
+            .get(pk=ds_id)
+        )
+        if ds.status != Status.ACTIVE or ds.deleted_at:
+            return RotationResult("skipped", "disabled or deleted")
+        if ds.org.status != CustomerOrg.Status.ACTIVE:
+            DataSource.objects.filter(pk=ds.pk).update(claimed_until=None)
+            return RotationResult("paused", f"org is {ds.org.status}")
+        if ds.missing_at_webex_since:
+            return RotationResult("missing", "gone at Webex")
+        if not force and ds.next_rotation_at and ds.next_rotation_at > now and not ds.pending_nonce:
+            return RotationResult("skipped", "not due")
+        if not ds.pending_nonce:
+            ds.pending_nonce = new_nonce()
+            NonceRecord.objects.create(datasource=ds, nonce=ds.pending_nonce, purpose="rotate")
+            DataSource.objects.filter(pk=ds.pk).update(pending_nonce=ds.pending_nonce)
+        NonceRecord.objects.filter(nonce=ds.pending_nonce).update(attempts=F("attempts") + 1)
+    nonce = ds.pending_nonce
+    client = webex_client_for(ds.org.service_app)
+    # 2. The call, outside any transaction. A retry of this step resends the same nonce.
+    try:
+        remote = _with_refresh(
+            ds.org,
+            lambda access: client.update_datasource(
+                access_token=access,
+                datasource_id=ds.webex_id,
+                request=_request(ds, nonce=nonce, status="active"),
+            ),
+            actor,
+        )
+    except WebexError as exc:
+        return _rotation_failed(ds.pk, nonce, exc, actor)
+    # 3. Store the outcome, if the pending nonce is still the one sent.
+    now = timezone.now()
+    with transaction.atomic():
+        ds = DataSource.objects.select_for_update(of=("self",)).select_related("org").get(pk=ds_id)
+        if ds.pending_nonce != nonce:
+            return RotationResult("skipped", "another rotation completed first")
+        before_expiry = ds.token_expires_at
+        _apply_remote(ds, remote, now)
+        ds.save()
+        NonceRecord.objects.filter(nonce=nonce).update(
+            outcome=NonceRecord.Outcome.OK,
+            token_expires_at=ds.token_expires_at,
+            error="",
+            tracking_id="",
+        )
+        _audit(
+            ds,
+            Action.DATASOURCE_ROTATED,
+            f"Rotated the JWS of {ds.url}",
+            actor,
+            changes={
+                "token_expires_at": {"before": before_expiry, "after": ds.token_expires_at},
+                "version": {"before": ds.version - 1, "after": ds.version},
+            },
+        )
+    return RotationResult("rotated")
+
+
+def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> RotationResult:
+    """Decide what happens after a failed rotation call; always aim to succeed before expiry."""
+    now = timezone.now()
+    with transaction.atomic():
+        ds = DataSource.objects.select_for_update(of=("self",)).select_related("org").get(pk=ds_id)
+        ds.consecutive_failures += 1
+        ds.last_error = explain(exc)
+        ds.last_tracking_id = exc.tracking_id or ""
+        ds.claimed_until = None
+        outcome = "failed"
+        if isinstance(exc, WebexNotFound):
+            ds.missing_at_webex_since = now
+            ds.next_rotation_at = None
+            outcome = "missing"
+        elif isinstance(exc, WebexRateLimited):
+            ds.next_rotation_at = now + dt.timedelta(seconds=exc.retry_after or 15)
+            outcome = "rate_limited"
+        else:
+            delay = min(30 * 2 ** (ds.consecutive_failures - 1), 900)
+            retry = now + dt.timedelta(seconds=delay)
+            if ds.token_expires_at:  # never plan the retry after the token has lapsed
+                latest = ds.token_expires_at - dt.timedelta(seconds=30)
+                retry = max(min(retry, latest), now + dt.timedelta(seconds=5))
+            ds.next_rotation_at = retry
+        ds.save()
+        NonceRecord.objects.filter(nonce=nonce).update(
+            error=str(exc)[:500], tracking_id=exc.tracking_id or ""
+        )
+        audit_record(
+            action=Action.DATASOURCE_ROTATION_FAILED
+            if outcome != "missing"
+            else Action.DATASOURCE_DRIFT_FOUND,
+            summary=f"Rotating {ds.url} failed ({outcome}); next try "
+            + (
+                f"{ds.next_rotation_at:%H:%M:%S} UTC"
+                if ds.next_rotation_at
+                else "none: gone at Webex"
+            ),
+            actor=actor,
+            target_type="datasource",
+            target_id=ds.public_id,
+            target_label=ds.url[:200],
+            org_id=ds.org.public_id,
+            outcome="failed",
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+    return RotationResult(outcome, ds.last_error)

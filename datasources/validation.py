@@ -1,0 +1,153 @@
+"""The rules a data source must meet before anything is sent to Webex.
+
+One function, `validate_datasource`, used by the forms, the API and the services alike, so a
+rule exists once. Every error names its field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+MAX_AUDIENCE = 200
+MAX_SUBJECT = 200
+MAX_URL = 2000
+MIN_LIFETIME, MAX_LIFETIME = 1, 1440
+LIFETIME = "token_lifetime_minutes"  # noqa: S105 - a field name, not a secret
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True)
+class DataSourceInput:
+    schema_id: str
+    url: str
+    audience: str
+    subject: str
+    token_lifetime_minutes: int
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, IDNA-encoded host without a trailing dot; ValueError if it is not a name."""
+    host = host.rstrip(".").lower()
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError("not a valid host name") from exc
+    labels = ascii_host.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError("not a valid host name")
+    return ascii_host
+
+
+def host_in_domains(host: str, domains: list[str]) -> bool:
+    """Equal to an approved domain or a subdomain of one, label by label: `cisco.com` admits
+    `a.cisco.com`, never `evilcisco.com` or `cisco.com.evil.io`."""
+    for domain in domains:
+        try:
+            d = normalize_host(domain)
+        except ValueError:
+            continue
+        if host == d or host.endswith("." + d):
+            return True
+    return False
+
+
+def check_url(url: str, domains: list[str]) -> str:
+    """The URL as Webex will see it, or a ValidationError naming `url` and the rule."""
+
+    def fail(rule: str) -> ValidationError:
+        return ValidationError({"url": rule})
+
+    url = (url or "").strip()
+    if not url:
+        raise fail("Enter the data source URL.")
+    if len(url) > MAX_URL:
+        raise fail(f"The URL is longer than {MAX_URL} characters.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise fail("The URL must not contain spaces or control characters.")
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise fail("The URL must start with https:// (Webex only calls secure endpoints).")
+    if "@" in parts.netloc:
+        raise fail("The URL must not contain a user name or password (no “user@” part).")
+    if parts.fragment:
+        raise fail("The URL must not contain a #fragment.")
+    host = parts.hostname or ""
+    if "*" in host:
+        raise fail("Wildcards are not allowed in the URL's host.")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise fail("Use a host name inside the approved domains, not an IP address.")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        ascii_host = normalize_host(host)
+    except ValueError:
+        raise fail("The URL's host is not a valid host name.") from None
+    if not host_in_domains(ascii_host, domains):
+        allowed = ", ".join(domains) or "none"
+        raise fail(
+            f"The host {ascii_host} is not one of this org's authorized domains or their "
+            f"subdomains ({allowed})."
+        )
+    return url
+
+
+def validate_datasource(
+    *,
+    schema_id: str,
+    url: str,
+    audience: str,
+    subject: str,
+    token_lifetime_minutes,
+    allowed_schema_ids: list[str],
+    allowed_domains: list[str],
+) -> DataSourceInput:
+    """Check every field against the org's authorization snapshot; collect all errors."""
+    errors: dict[str, str] = {}
+    schema_id = (schema_id or "").strip()
+    if not schema_id:
+        errors["schema_id"] = "Choose a schema."
+    elif schema_id not in allowed_schema_ids:
+        errors["schema_id"] = "This schema is not among those the org authorized for this app."
+    try:
+        url = check_url(url, allowed_domains)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    for name, value, limit in (
+        ("audience", audience, MAX_AUDIENCE),
+        ("subject", subject, MAX_SUBJECT),
+    ):
+        text = (value or "").strip()
+        if not text:
+            errors[name] = f"Enter the {name}: the JWS carries it for your receiver to check."
+        elif len(text) > limit:
+            errors[name] = f"The {name} is longer than {limit} characters."
+        elif any(ord(ch) < 32 for ch in text):
+            errors[name] = f"The {name} must not contain control characters."
+    lifetime = token_lifetime_minutes
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | str):
+        errors[LIFETIME] = "Enter a whole number of minutes from 1 to 1440."
+    else:
+        try:
+            lifetime = int(str(lifetime).strip())
+        except ValueError:
+            errors[LIFETIME] = "Enter a whole number of minutes from 1 to 1440."
+        else:
+            if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
+                errors[LIFETIME] = "The token lifetime must be from 1 to 1440 minutes (24 hours)."
+    if errors:
+        raise ValidationError(errors)
+    return DataSourceInput(
+        schema_id=schema_id,
+        url=url,
+        audience=audience.strip(),
+        subject=subject.strip(),
+        token_lifetime_minutes=lifetime,
+    )
