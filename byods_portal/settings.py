@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
     "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
+    "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
 }
 
 # --- Webex -----------------------------------------------------------------------------------

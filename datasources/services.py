@@ -664,3 +664,239 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
             tracking_id=exc.tracking_id or "",
         )
     return RotationResult(outcome, ds.last_error)
+
+
+# ------------------------------------------------------------------------- reconciliation
+COMPARED = {  # portal field -> Webex field
+    "url": "url",
+    "schema_id": "schema_id",
+    "audience": "audience",
+    "subject": "subject",
+    "token_lifetime_minutes": "token_lifetime_minutes",
+    "status": "status",
+    "error_message": "error_message",
+}
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    available: bool
+    opened: int = 0
+    cleared: int = 0
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        if not self.available:
+            return f"Webex did not answer; nothing changed. {self.detail}"
+        if not self.opened and not self.cleared:
+            return "Portal and Webex agree."
+        return f"{self.opened} new difference(s) found, {self.cleared} cleared."
+
+
+def _differences(ds: DataSource, remote: RemoteDataSource) -> dict:
+    found = {}
+    for ours, theirs in COMPARED.items():
+        mine, other = getattr(ds, ours), getattr(remote, theirs)
+        if str(mine or "") != str(other or ""):
+            found[ours] = {"portal": mine, "webex": other}
+    return found
+
+
+def datasources_reconcile_org(*, org: CustomerOrg, actor: Actor | None = None) -> DriftReport:
+    """List the org's data sources at Webex and record what differs from the portal: present
+    there but unknown here, known here but gone there, fields or status that differ. A finding
+    stays open until adopted, repaired or no longer true. Webex silent: nothing changes."""
+    from .models import DriftFinding
+
+    if org.status != CustomerOrg.Status.ACTIVE:
+        return DriftReport(False, detail=f"{org.name} is {org.get_status_display().lower()}.")
+    client = webex_client_for(org.service_app)
+    try:
+        remote = {
+            d.id: d
+            for d in _with_refresh(org, lambda a: client.list_datasources(access_token=a), actor)
+        }
+    except WebexError as exc:
+        return DriftReport(False, detail=explain(exc))
+    local = {d.webex_id: d for d in DataSource.objects.filter(org=org, deleted_at__isnull=True)}
+    wanted: dict[tuple[str, str], tuple[DataSource | None, dict]] = {}
+    for webex_id, rds in remote.items():
+        if webex_id not in local:
+            wanted[(webex_id, DriftFinding.Kind.UNKNOWN_HERE)] = (None, {"url": rds.url})
+        elif diff := _differences(local[webex_id], rds):
+            wanted[(webex_id, DriftFinding.Kind.DIFFERS)] = (local[webex_id], diff)
+    for webex_id, ds in local.items():
+        if webex_id not in remote:
+            wanted[(webex_id, DriftFinding.Kind.GONE_AT_WEBEX)] = (ds, {"url": ds.url})
+    opened = cleared = 0
+    now = timezone.now()
+    with transaction.atomic():
+        open_findings = {
+            (f.webex_id, f.kind): f
+            for f in DriftFinding.objects.select_for_update().filter(org=org, resolved_at=None)
+        }
+        for key, finding in open_findings.items():
+            if key not in wanted:
+                finding.resolved_at, finding.resolution = now, "cleared: no longer differs"
+                finding.save(update_fields=["resolved_at", "resolution"])
+                cleared += 1
+        for (webex_id, kind), (ds, details) in wanted.items():
+            if (webex_id, kind) in open_findings:
+                continue
+            finding = DriftFinding.objects.create(
+                org=org,
+                datasource=ds,
+                webex_id=webex_id,
+                kind=kind,
+                details=_json_safe(details),
+            )
+            opened += 1
+            audit_record(
+                action=Action.DATASOURCE_DRIFT_FOUND,
+                summary=f"{org.name}: {finding.get_kind_display().lower()} ({webex_id})",
+                actor=actor,
+                target_type="datasource",
+                target_id=ds.public_id if ds else webex_id,
+                target_label=details.get("url", "")[:200],
+                org_id=org.public_id,
+                changes=details,
+            )
+    return DriftReport(True, opened, cleared)
+
+
+def _json_safe(details: dict) -> dict:
+    from audit.redaction import json_stable
+
+    return json_stable(details)
+
+
+def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | None = None):
+    """Act on a finding. `adopt`: take Webex's side; `repair`: make Webex match the portal.
+
+    - unknown here: adopt registers it in the portal (rotating it once, so the portal knows a
+      nonce it chose itself); repair deletes it at Webex (needs a reason).
+    - gone at Webex: adopt marks it deleted here; repair registers it at Webex again.
+    - differs: adopt copies Webex's fields here; repair sends the portal's full payload.
+    """
+    from .models import DriftFinding
+
+    if finding.resolved_at:
+        raise ValidationError({"finding": "This finding is already resolved."})
+    if resolution not in ("adopt", "repair"):
+        raise ValidationError({"resolution": "Choose adopt or repair."})
+    org = finding.org
+    _require_active_org(org)
+    client = webex_client_for(org.service_app)
+    kind = finding.kind
+    if kind == DriftFinding.Kind.UNKNOWN_HERE and resolution == "repair" and len(reason) < 5:
+        raise ValidationError({"reason": "Deleting at Webex needs a reason (5+ characters)."})
+    try:
+        if kind == DriftFinding.Kind.UNKNOWN_HERE and resolution == "adopt":
+            remote = _with_refresh(
+                org,
+                lambda a: client.get_datasource(access_token=a, datasource_id=finding.webex_id),
+                actor,
+            )
+            ds = DataSource(
+                org=org,
+                webex_id=remote.id,
+                schema_id=remote.schema_id,
+                url=remote.url,
+                audience=remote.audience,
+                subject=remote.subject,
+                token_lifetime_minutes=remote.token_lifetime_minutes or 60,
+                nonce=remote.nonce,
+                status=remote.status or Status.ACTIVE,
+                error_message=remote.error_message or "",
+                token_expires_at=remote.token_expiry_time,
+                next_rotation_at=timezone.now(),
+            )
+            with transaction.atomic():
+                ds.save()
+            datasource_rotate(ds_id=ds.pk, force=True, actor=actor)  # a nonce of our own
+        elif kind == DriftFinding.Kind.UNKNOWN_HERE:
+            _with_refresh(
+                org,
+                lambda a: client.delete_datasource(access_token=a, datasource_id=finding.webex_id),
+                actor,
+            )
+        elif kind == DriftFinding.Kind.GONE_AT_WEBEX and resolution == "adopt":
+            DataSource.objects.filter(pk=finding.datasource_id).update(
+                deleted_at=timezone.now(), next_rotation_at=None, pending_nonce=""
+            )
+        elif kind == DriftFinding.Kind.GONE_AT_WEBEX:
+            ds = finding.datasource
+            nonce = new_nonce()
+            remote = _with_refresh(
+                org,
+                lambda a: client.register_datasource(
+                    access_token=a, request=_request(ds, nonce=nonce)
+                ),
+                actor,
+            )
+            with transaction.atomic():
+                NonceRecord.objects.create(
+                    datasource=ds, nonce=nonce, purpose="register", outcome=NonceRecord.Outcome.OK
+                )
+                ds.webex_id, ds.missing_at_webex_since = remote.id, None
+                _apply_remote(ds, remote, timezone.now())
+                ds.status = Status.ACTIVE
+                ds.error_message = ""
+                ds.save()
+        elif resolution == "adopt":  # differs: take Webex's values
+            remote = _with_refresh(
+                org,
+                lambda a: client.get_datasource(access_token=a, datasource_id=finding.webex_id),
+                actor,
+            )
+            DataSource.objects.filter(pk=finding.datasource_id).update(
+                **{
+                    ours: getattr(remote, theirs) or ""
+                    if ours == "error_message"
+                    else getattr(remote, theirs)
+                    for ours, theirs in COMPARED.items()
+                }
+            )
+        else:  # differs: push the portal's full payload
+            ds = finding.datasource
+            remote = _push(
+                ds, purpose="update", status=ds.status, message=ds.error_message, actor=actor
+            )
+            with transaction.atomic():
+                ds = DataSource.objects.select_for_update().get(pk=ds.pk)
+                _apply_remote(ds, remote, timezone.now())
+                ds.save()
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.DATASOURCE_REPAIRED
+            if resolution == "repair"
+            else Action.DATASOURCE_ADOPTED,
+            summary=f"Resolving drift {finding.webex_id} ({resolution}) refused by Webex",
+            actor=actor,
+            target_type="datasource",
+            target_id=finding.webex_id,
+            org_id=org.public_id,
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+            reason=reason or resolution,
+        )
+        raise DataSourceError(explain(exc), exc) from exc
+    with transaction.atomic():
+        finding.resolved_at = timezone.now()
+        done = {"adopt": "adopted", "repair": "repaired"}[resolution]
+        finding.resolution = done + (f": {reason}" if reason else "")
+        finding.save(update_fields=["resolved_at", "resolution"])
+        audit_record(
+            action=Action.DATASOURCE_REPAIRED
+            if resolution == "repair"
+            else Action.DATASOURCE_ADOPTED,
+            summary=f"{org.name}: {finding.get_kind_display().lower()} {finding.webex_id} {done}",
+            actor=actor,
+            target_type="datasource",
+            target_id=finding.webex_id,
+            org_id=org.public_id,
+            reason=reason or f"operator chose to {resolution}",
+            changes=finding.details,
+        )
+    return finding

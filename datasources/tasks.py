@@ -67,3 +67,20 @@ def apply_maintenance() -> int:
     """Beat, every minute: open and close scheduled maintenance windows."""
     with bound(actor=Actor.system("maintenance")):
         return services.datasource_apply_maintenance()
+
+
+@shared_task(name="datasources.reconcile_all")
+def reconcile_all() -> int:
+    """Beat, hourly: compare every active org's data sources at Webex with the portal's."""
+    from tenants.models import CustomerOrg
+
+    found = 0
+    for org in CustomerOrg.objects.filter(status=CustomerOrg.Status.ACTIVE).select_related(
+        "service_app"
+    ):
+        with bound(actor=Actor.system("reconcile_datasources")):
+            report = services.datasources_reconcile_org(org=org)
+        found += report.opened
+        if not report.available:
+            logger.warning("reconcile %s: %s", org.name, report.summary)
+    return found

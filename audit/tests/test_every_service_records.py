@@ -241,6 +241,27 @@ def _datasource_rotate(world):
     )
 
 
+def _drift(world):
+    from datasources.services import datasources_reconcile_org
+    from tenants.models import OrgToken
+    from webex.client import WebexClient
+
+    ds = _datasource(world)
+    WebexClient(api_base=world.api_base).delete_datasource(
+        access_token=OrgToken.objects.get(org=ds.org).access_token, datasource_id=ds.webex_id
+    )
+    datasources_reconcile_org(org=ds.org, actor=ACTOR)
+    return ds
+
+
+def _drift_resolve(world):
+    from datasources.models import DriftFinding
+    from datasources.services import drift_resolve
+
+    _drift(world)
+    drift_resolve(finding=DriftFinding.objects.get(), resolution="adopt", actor=ACTOR)
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
@@ -275,6 +296,8 @@ CASES = {
         Action.DATASOURCE_DISABLED,
     ),
     "datasources.services.datasource_rotate": (_datasource_rotate, Action.DATASOURCE_ROTATED),
+    "datasources.services.datasources_reconcile_org": (_drift, Action.DATASOURCE_DRIFT_FOUND),
+    "datasources.services.drift_resolve": (_drift_resolve, Action.DATASOURCE_ADOPTED),
 }
 
 

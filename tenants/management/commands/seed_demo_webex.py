@@ -61,9 +61,26 @@ class Command(BaseCommand):
                     name=names.get(auth["orgId"], auth["orgId"]),
                     region="us",
                 )
-                self.stdout.write(f"Onboarded demo org {org.name}")
+                self._demo_datasources(org)
+                self.stdout.write(f"Onboarded demo org {org.name} with demo data sources")
         count = CustomerOrg.objects.count()
         self.stdout.write(self.style.SUCCESS(f"Seeded {app.name} with {count} orgs."))
+
+    def _demo_datasources(self, org) -> None:
+        """A few data sources with short lifetimes, so the rotation engine visibly works."""
+        from datasources.services import datasource_register
+
+        slug = org.name.split()[0].lower()
+        lifetimes = (10, 30, 60)
+        for i, schema in enumerate(org.authorized_schema_ids[: len(lifetimes)]):
+            datasource_register(
+                org=org,
+                schema_id=schema,
+                url=f"https://{slug}-{i + 1}.byods.example.com/feed",
+                audience="byods-demo-receiver",
+                subject=f"{slug}-feed-{i + 1}",
+                token_lifetime_minutes=lifetimes[i],
+            )
 
     def _emulator_state(self, base: str, wait: float) -> dict:
         deadline = time.monotonic() + wait
