@@ -108,6 +108,7 @@ class WebexWorld:
     org_webex_id: str
     org_name: str
     integration_token: str
+    control: object = None  # the emulator's control client, for tests that need both
 
 
 @pytest.fixture
@@ -128,4 +129,5 @@ def webex_world(emulator, emulator_server):
         org_webex_id=org["webexId"],
         org_name=org["name"],
         integration_token=token["accessToken"],
+        control=emulator,
     )

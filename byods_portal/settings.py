@@ -195,6 +195,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "audit-chain-head-daily": {"task": "audit.log_chain_head", "schedule": 24 * 3600.0},
     "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
+    "integration-token-refresh": {"task": "tenants.refresh_integration_tokens", "schedule": 3600.0},
     "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
@@ -218,6 +219,10 @@ WEBEX_REGIONS = {
 # and at least this often, so the refresh token (90 days) never idles out.
 TOKEN_REFRESH_REMAINING_FRACTION = env.float("TOKEN_REFRESH_REMAINING_FRACTION", default=0.5)
 TOKEN_REFRESH_MAX_INTERVAL_DAYS = env.float("TOKEN_REFRESH_MAX_INTERVAL_DAYS", default=3.0)
+# The partner's integration token is refreshed this many days before it expires.
+INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE = env.float(
+    "INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE", default=2.0
+)
 # Rotation engine: how many due data sources one sweep claims, how many go in one batch task,
 # how many Webex calls a batch keeps in flight, and how long a claim holds.
 ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)

@@ -22,7 +22,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One test database per checkout, so two clones on one machine (a developer's tree and a CI
 # check beside it) never drop each other's database mid-run.
 _checkout = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
-DATABASES["default"]["TEST"] = {"NAME": f"test_byods_{_checkout}"}  # noqa: F405
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("PORTAL_TEST_DB_NAME") or f"test_byods_{_checkout}"
+}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 CELERY_BEAT_SCHEDULE = {}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

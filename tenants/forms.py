@@ -44,6 +44,41 @@ class ServiceAppForm(PortalFormMixin, forms.Form):
         "encrypted.",
     )
 
+    integration_token_expires_at = forms.DateTimeField(
+        required=False,
+        label="Integration token expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    integration_client_id = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Integration client id",
+        help_text="With the next two, lets the portal refresh the integration token itself.",
+    )
+    integration_client_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="Integration client secret",
+    )
+    integration_refresh_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="Integration refresh token",
+    )
+
+    def clean(self):
+        data = super().clean()
+        trio = ("integration_client_id", "integration_client_secret", "integration_refresh_token")
+        given = [name for name in trio if data.get(name)]
+        if given and len(given) < len(trio):
+            for name in set(trio) - set(given):
+                self.add_error(
+                    name,
+                    "Give the integration's client id, client secret and "
+                    "refresh token together, or none of them.",
+                )
+        return data
+
     def clean_client_id(self):
         value = self.cleaned_data["client_id"].strip()
         if ServiceApp.objects.filter(client_id=value).exists():

@@ -119,6 +119,9 @@ def serviceapp_create(
     region: str,
     integration_token: str,
     integration_token_expires_at: dt.datetime | None = None,
+    integration_refresh_token: str = "",
+    integration_client_id: str = "",
+    integration_client_secret: str = "",
     actor: Actor | None = None,
 ) -> ServiceApp:
     app = ServiceApp(
@@ -130,6 +133,9 @@ def serviceapp_create(
         region=region,
         integration_token=integration_token,
         integration_token_expires_at=integration_token_expires_at,
+        integration_refresh_token=integration_refresh_token,
+        integration_client_id=integration_client_id.strip(),
+        integration_client_secret=integration_client_secret,
         webhook_secret=secrets.token_urlsafe(32),
     )
     app.application_id = ids.application_id(app.client_id)
@@ -150,6 +156,69 @@ def serviceapp_create(
         },
     )
     return app
+
+
+def serviceapp_integration_token_refresh(
+    *, app: ServiceApp, force: bool = False, actor: Actor | None = None
+) -> str:
+    """Refresh the partner's integration token (used to fetch org tokens) before it expires.
+
+    Returns "refreshed", "not_due", "not_refreshable" (no refresh token or client on file:
+    a personal token, to be replaced by hand) or "failed" (recorded with Webex's reason).
+    Runs under the app's row lock, so concurrent triggers make one call.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        app = ServiceApp.objects.select_for_update().get(pk=app.pk)
+        if not (
+            app.integration_refresh_token
+            and app.integration_client_id
+            and app.integration_client_secret
+        ):
+            return "not_refreshable"
+        margin = dt.timedelta(days=settings.INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE)
+        expires = app.integration_token_expires_at
+        if not force and expires is not None and expires - now > margin:
+            return "not_due"
+        try:
+            pair = webex_client_for(app).refresh_access_token(
+                client_id=app.integration_client_id,
+                client_secret=app.integration_client_secret,
+                refresh_token=app.integration_refresh_token,
+            )
+        except WebexError as exc:
+            failure = exc
+        else:
+            before = {"integration_token_expires_at": app.integration_token_expires_at}
+            app.integration_token = pair.access_token
+            app.integration_token_expires_at = pair.access_expires_at
+            app.integration_refresh_token = pair.refresh_token
+            if pair.refresh_expires_at is not None:
+                app.integration_refresh_expires_at = pair.refresh_expires_at
+            app.save()
+            audit_record(
+                action=Action.SERVICEAPP_TOKEN_REFRESHED,
+                summary=f"Refreshed the integration token of {app.name}",
+                actor=actor,
+                target_type="serviceapp",
+                target_id=app.public_id,
+                target_label=app.name,
+                changes=changes(
+                    before, {"integration_token_expires_at": app.integration_token_expires_at}
+                ),
+            )
+            return "refreshed"
+    audit_record_failure(
+        action=Action.SERVICEAPP_TOKEN_REFRESHED,
+        summary=f"Refreshing the integration token of {app.name} failed",
+        actor=actor,
+        target_type="serviceapp",
+        target_id=app.public_id,
+        target_label=app.name,
+        error=explain(failure),
+        tracking_id=failure.tracking_id or "",
+    )
+    return "failed"
 
 
 def serviceapp_register_webhooks(

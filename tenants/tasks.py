@@ -71,3 +71,14 @@ def offboard_org(org_id: int) -> str:
     org = CustomerOrg.objects.get(pk=org_id)
     with bound(actor=Actor.system("offboard_org")):
         return services.org_offboard_run(org=org)
+
+
+@shared_task(name="tenants.refresh_integration_tokens")
+def refresh_integration_tokens() -> dict[str, int]:
+    """Beat, hourly: refresh each Service App's integration token before it expires."""
+    outcomes: dict[str, int] = {}
+    for app in ServiceApp.objects.exclude(integration_refresh_token=""):
+        with bound(actor=Actor.system("refresh_integration_tokens")):
+            outcome = services.serviceapp_integration_token_refresh(app=app)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes

@@ -23,7 +23,7 @@ from . import auth, ids, schemas, views
 from .errors import WebexError, missing_fields
 from .jws import data_source_claims
 from .runtime import CONTEXT_KEY, Emulator, RequestContext
-from .state import DataSource, Webhook
+from .state import DataSource, IntegrationClient, Store, Token, Webhook
 from .validation import DataSourcePayload, check_authorized, parse_data_source_body
 
 DEFAULT_PAGE_SIZE = 100
@@ -398,14 +398,77 @@ def _oauth_error(status: int, code: str, message: str) -> WebexError:
     return WebexError(status, message, oauth_error=code)
 
 
+def _refresh_grant(store: Store, value: str, kind: str, client_id: str) -> Token:
+    """The refresh token ``value`` if it is of ``kind`` and belongs to ``client_id``.
+
+    Anything else is ``400 invalid_grant``, as an OAuth server answers a grant that was not issued
+    to the authenticated client: in particular a Service App cannot use an integration's refresh
+    token, nor an integration a Service App's.
+    """
+    token = store.get_token(value)
+    if token is None or token.kind != kind or token.client_id != client_id:
+        raise _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+    return token
+
+
+def _check_refresh_usable(token: Token, now: float) -> None:
+    """Revoked (deauthorized, rotated out) or expired refresh tokens are ``400 invalid_grant``."""
+    if token.revoked_at is not None:
+        raise _oauth_error(
+            400, "invalid_grant", f"The refresh token has been revoked ({token.revoked_reason})."
+        )
+    if token.expires_at <= now:
+        raise _oauth_error(400, "invalid_grant", "The refresh token has expired.")
+
+
+def _renew_refresh(store: Store, token: Token, issue: Callable[[], Token]) -> tuple[str, float]:
+    """``(value, expires_at)`` of the refresh token to return after a successful refresh.
+
+    By default the same token, its window restarted (Webex keeps refresh tokens alive while they
+    are used); with ``rotateRefreshTokens`` a new one from ``issue`` and the old one revoked.
+    """
+    now = store.now()
+    if store.config.rotate_refresh_tokens:
+        store.revoke_token(token.value, "rotated")
+        fresh = issue()
+        return fresh.value, fresh.expires_at
+    expires_at = now + store.config.refresh_token_lifetime_seconds
+    store.extend_token(token.value, expires_at)
+    return token.value, expires_at
+
+
+def _refresh_integration_token(
+    request: Request, client: IntegrationClient, refresh_value: str
+) -> Response:
+    """The integration half of ``POST /v1/access_token``: a new integration access token.
+
+    It has the person and scopes the person granted the integration, so it works wherever the
+    first one did (minting org tokens, the Service App object, the person's webhooks). Earlier
+    access tokens are not revoked: like Webex, they stay valid until they expire.
+    """
+    store = emulator_of(request).store
+    context_of(request).client_id = client.client_id
+    token = _refresh_grant(store, refresh_value, "integration_refresh", client.client_id)
+    now = store.now()
+    _check_refresh_usable(token, now)
+    value, expires_at = _renew_refresh(
+        store, token, lambda: store.issue_integration_refresh_token(client)
+    )
+    access = store.issue_integration_access_token(client, value)
+    return _token_response(access.value, access.expires_at, value, expires_at, now)
+
+
 async def refresh_access_token(request: Request) -> Response:
     """``POST /v1/access_token`` with ``grant_type=refresh_token`` (form-encoded).
 
+    ``client_id`` and ``client_secret`` are a Service App's (the refresh token is an org token's)
+    or the partner integration's (the refresh token is an integration token's, see
+    :class:`~webex_emulator.state.IntegrationClient`); the answer has the same shape for both.
     By default the refresh token comes back unchanged and its 90-day window restarts (Webex keeps
     refresh tokens alive while they are used). With ``rotateRefreshTokens`` a new refresh token
     is issued and the old one stops working. Unknown, expired, revoked or rotated-out refresh
-    tokens, and tokens of a deauthorized org, are ``400 invalid_grant``; bad client credentials
-    are ``401 invalid_client``.
+    tokens, refresh tokens of another client, and tokens of a deauthorized org, are
+    ``400 invalid_grant``; bad client credentials are ``401 invalid_client``.
     """
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
@@ -436,40 +499,30 @@ async def refresh_access_token(request: Request) -> Response:
         )
 
     store = emulator_of(request).store
+    secret = form["client_secret"].encode()
     app = store.get_app(form["client_id"])
-    if app is None or not hmac.compare_digest(
-        form["client_secret"].encode(), app.client_secret.encode()
-    ):
+    if app is None:
+        client = store.get_integration_client(form["client_id"])
+        if client is None or not hmac.compare_digest(secret, client.client_secret.encode()):
+            raise _oauth_error(401, "invalid_client", "Invalid client credentials")
+        return _refresh_integration_token(request, client, form["refresh_token"])
+    if not hmac.compare_digest(secret, app.client_secret.encode()):
         raise _oauth_error(401, "invalid_client", "Invalid client credentials")
     context = context_of(request)
     context.client_id = app.client_id
-    token = store.get_token(form["refresh_token"])
+    token = _refresh_grant(store, form["refresh_token"], "refresh", app.client_id)
     now = store.now()
-    if token is None or token.kind != "refresh" or token.client_id != app.client_id:
-        raise _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
     assert token.org_id is not None
-    context.org_id = token.org_id
-    if token.revoked_at is not None:
-        raise _oauth_error(
-            400, "invalid_grant", f"The refresh token has been revoked ({token.revoked_reason})."
-        )
-    if token.expires_at <= now:
-        raise _oauth_error(400, "invalid_grant", "The refresh token has expired.")
-    if store.get_authorization(app.client_id, token.org_id) is None:
+    org_id = token.org_id
+    context.org_id = org_id
+    _check_refresh_usable(token, now)
+    if store.get_authorization(app.client_id, org_id) is None:
         raise _oauth_error(
             400, "invalid_grant", "The organization no longer authorizes this Service App."
         )
-
-    config = store.config
-    if config.rotate_refresh_tokens:
-        store.revoke_token(token.value, "rotated")
-        refresh = store.issue_refresh_token(app, token.org_id)
-        refresh_value, refresh_expires = refresh.value, refresh.expires_at
-    else:
-        refresh_value, refresh_expires = token.value, now + config.refresh_token_lifetime_seconds
-        store.extend_token(token.value, refresh_expires)
-    access = store.issue_access_token(app, token.org_id, refresh_value)
-    return _token_response(access.value, access.expires_at, refresh_value, refresh_expires, now)
+    value, expires_at = _renew_refresh(store, token, lambda: store.issue_refresh_token(app, org_id))
+    access = store.issue_access_token(app, org_id, value)
+    return _token_response(access.value, access.expires_at, value, expires_at, now)
 
 
 async def get_application(request: Request) -> Response:

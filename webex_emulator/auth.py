@@ -7,7 +7,10 @@ Two kinds of bearer token exist:
   (``spark-admin:datasource_read``/``_write``) and see only that org's data sources of that app;
 * **integration tokens**: the partner's own token (``POST /_emulator/integration-tokens``), with
   explicit scopes such as ``spark:applications_token``. They mint org tokens and read the Service
-  App object; they have no org data of their own.
+  App object; they have no org data of their own. Those issued ``withRefresh`` can be refreshed
+  at ``POST /v1/access_token``; the refreshed ones are integration tokens like the first.
+
+Refresh tokens (of a Service App or of an integration) are never bearer tokens: 401.
 
 The rules of the README's table: an unknown, expired or malformed token is 401; a known org token
 whose org no longer authorizes the app is 403 (deauthorization also revokes the token, but the
@@ -31,6 +34,8 @@ from .views import machine_account_id
 SCOPE_DATASOURCE_READ = "spark-admin:datasource_read"
 SCOPE_DATASOURCE_WRITE = "spark-admin:datasource_write"
 SCOPE_APPLICATIONS = "spark:applications_token"
+
+REFRESH_KINDS = ("refresh", "integration_refresh")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def authenticate(emulator: Emulator, request: Request, context: RequestContext) 
         )
     store = emulator.store
     token = store.get_token(value)
-    if token is None or token.kind == "refresh":
+    if token is None or token.kind in REFRESH_KINDS:
         raise WebexError(401, "The access token is invalid or unknown.")
     if token.expires_at <= store.now():
         raise WebexError(401, "The access token has expired.")

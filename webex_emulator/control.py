@@ -122,6 +122,8 @@ async def create_service_app(request: Request) -> Response:
     store = emulator_of(request).store
     if client_id and store.get_app(client_id):
         raise WebexError(409, f"Service App with clientId {client_id} already exists")
+    if client_id and store.get_integration_client(client_id):
+        raise WebexError(409, f"clientId {client_id} belongs to an integration client")
     app = store.create_service_app(
         body["name"],
         _domains(body),
@@ -182,7 +184,14 @@ async def list_orgs(request: Request) -> Response:
 
 
 async def create_integration_token(request: Request) -> Response:
-    """The partner's own token. Scopes default to ``spark:applications_token``; lifetime 14 days."""
+    """The partner's own token. Scopes default to ``spark:applications_token``; lifetime 14 days.
+
+    With ``withRefresh: true`` the token is issued the way a real integration gets it from the
+    OAuth authorization-code flow: a new integration client (its own ``clientId`` and
+    ``clientSecret``) and a refresh token (``refreshTokenLifetimeSeconds`` of the config, 90 days
+    by default) come with it, for ``POST /v1/access_token``. Refreshed access tokens again live
+    ``lifetimeSeconds``.
+    """
     body = await read_body(request)
     scopes = _string_list(body, "scopes", [SCOPE_APPLICATIONS])
     lifetime = DEFAULT_INTEGRATION_TOKEN_SECONDS
@@ -191,18 +200,29 @@ async def create_integration_token(request: Request) -> Response:
     person_id = body.get("personId") or ids.new_uuid()
     if not isinstance(person_id, str):
         raise WebexError(400, "personId must be a string")
-    token = emulator_of(request).store.issue_integration_token(
-        scopes, lifetime, person_id, ids.stable_uuid("partner-org")
+    with_refresh = body.get("withRefresh", False)
+    if not isinstance(with_refresh, bool):
+        raise WebexError(400, "withRefresh must be a boolean")
+    store = emulator_of(request).store
+    partner_org = ids.stable_uuid("partner-org")
+    result: dict[str, Any] = {"scopes": scopes, "personId": person_id}
+    if not with_refresh:
+        token = store.issue_integration_token(scopes, lifetime, person_id, partner_org)
+        result = {"accessToken": token.value, "expiresIn": lifetime, **result}
+        return JSONResponse(result, status_code=201)
+    client, access, refresh = store.issue_refreshable_integration_token(
+        scopes, lifetime, person_id, partner_org
     )
-    return JSONResponse(
-        {
-            "accessToken": token.value,
-            "expiresIn": lifetime,
-            "scopes": scopes,
-            "personId": person_id,
-        },
-        status_code=201,
-    )
+    result = {
+        "accessToken": access.value,
+        "expiresIn": lifetime,
+        **result,
+        "refreshToken": refresh.value,
+        "refreshTokenExpiresIn": max(0, round(refresh.expires_at - store.now())),
+        "clientId": client.client_id,
+        "clientSecret": client.client_secret,
+    }
+    return JSONResponse(result, status_code=201)
 
 
 async def authorize(request: Request) -> Response:
@@ -435,7 +455,8 @@ def _nonce_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_state(request: Request) -> Response:
-    """Everything, secrets included (client secrets, tokens, webhook secrets)."""
+    """Everything, secrets included (client secrets of Service Apps and integration clients,
+    tokens, webhook secrets)."""
     emulator = emulator_of(request)
     store = emulator.store
     now = store.now()
@@ -469,6 +490,10 @@ async def get_state(request: Request) -> Response:
             "stats": _stats_json(request),
             "keys": _keys_json(request),
             "serviceApps": [views.control_app(app) for app in store.list_apps()],
+            "integrationClients": [
+                views.control_integration_client(client)
+                for client in store.list_integration_clients()
+            ],
             "orgs": [views.control_org(org) for org in store.list_orgs()],
             "authorizations": [
                 views.control_authorization(item)

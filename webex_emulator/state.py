@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS service_apps (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS integration_clients (
+    client_id TEXT PRIMARY KEY,
+    client_secret TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    access_token_lifetime_seconds INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS orgs (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -169,6 +178,7 @@ CREATE TABLE IF NOT EXISTS request_log (
 # Everything ``POST /_emulator/reset`` forgets (signing keys are separate: see Store.reset).
 WIPE_WORLD_SQL = """
 DELETE FROM service_apps;
+DELETE FROM integration_clients;
 DELETE FROM orgs;
 DELETE FROM authorizations;
 DELETE FROM authorization_events;
@@ -235,6 +245,27 @@ class ServiceApp:
 
 
 @dataclass(frozen=True)
+class IntegrationClient:
+    """The partner's integration as an OAuth client, made by ``withRefresh`` token requests.
+
+    A real integration gets its access and refresh tokens through the authorization-code flow
+    of one person who granted ``scopes``; it later trades the refresh token, together with its
+    ``client_id`` and ``client_secret``, at ``POST /v1/access_token`` for new access tokens of
+    the same person and scopes. The emulator skips the browser flow: each ``withRefresh`` control
+    call creates one client with that grant already made. Refreshed access tokens live
+    ``access_token_lifetime_seconds`` (the creating call's ``lifetimeSeconds``).
+    """
+
+    client_id: str
+    client_secret: str
+    person_id: str
+    org_id: str
+    scopes: list[str]
+    access_token_lifetime_seconds: int
+    created_at: float
+
+
+@dataclass(frozen=True)
 class Org:
     id: str
     name: str
@@ -264,8 +295,11 @@ class Authorization:
 class Token:
     """A bearer or refresh token.
 
-    ``kind`` is ``access`` or ``refresh`` (a Service App's token for one org) or ``integration``
-    (the partner's own token, carrying ``scopes``).
+    ``kind`` is ``access`` or ``refresh`` (a Service App's token for one org), ``integration``
+    (the partner's own token, carrying ``scopes``) or ``integration_refresh`` (the refresh token
+    of an :class:`IntegrationClient`). An integration token has a ``client_id`` and
+    ``refresh_token`` only when it came from such a client; ``client_id`` then names the
+    integration client, never a Service App.
     """
 
     value: str
@@ -677,10 +711,78 @@ class Store:
         )
 
     def issue_integration_token(
-        self, scopes: Sequence[str], lifetime_seconds: int, person_id: str, org_id: str
+        self,
+        scopes: Sequence[str],
+        lifetime_seconds: int,
+        person_id: str,
+        org_id: str,
+        *,
+        client_id: str | None = None,
+        refresh_token: str | None = None,
     ) -> Token:
         return self._issue(
-            "integration", lifetime_seconds, org_id=org_id, scopes=scopes, person_id=person_id
+            "integration",
+            lifetime_seconds,
+            org_id=org_id,
+            scopes=scopes,
+            person_id=person_id,
+            client_id=client_id,
+            refresh_token=refresh_token,
+        )
+
+    def issue_integration_refresh_token(self, client: IntegrationClient) -> Token:
+        """A refresh token of the integration client, for its person and scopes."""
+        return self._issue(
+            "integration_refresh",
+            self.config.refresh_token_lifetime_seconds,
+            org_id=client.org_id,
+            scopes=client.scopes,
+            person_id=client.person_id,
+            client_id=client.client_id,
+        )
+
+    def issue_refreshable_integration_token(
+        self, scopes: Sequence[str], lifetime_seconds: int, person_id: str, org_id: str
+    ) -> tuple[IntegrationClient, Token, Token]:
+        """A new integration client and its first ``(access, refresh)`` token pair, atomically."""
+        client = IntegrationClient(
+            client_id=ids.new_client_id(),
+            client_secret=ids.new_client_secret(),
+            person_id=person_id,
+            org_id=org_id,
+            scopes=list(scopes),
+            access_token_lifetime_seconds=lifetime_seconds,
+            created_at=self.now(),
+        )
+        with self._tx():
+            self._insert("integration_clients", _to_row(client))
+            refresh = self.issue_integration_refresh_token(client)
+            access = self.issue_integration_access_token(client, refresh.value)
+        return client, access, refresh
+
+    def issue_integration_access_token(
+        self, client: IntegrationClient, refresh_token: str
+    ) -> Token:
+        """An integration access token of the client's person and scopes (issuance or refresh)."""
+        return self.issue_integration_token(
+            client.scopes,
+            client.access_token_lifetime_seconds,
+            client.person_id,
+            client.org_id,
+            client_id=client.client_id,
+            refresh_token=refresh_token,
+        )
+
+    def get_integration_client(self, client_id: str) -> IntegrationClient | None:
+        return self._one(
+            IntegrationClient,
+            "SELECT * FROM integration_clients WHERE client_id = ?",
+            (client_id,),
+        )
+
+    def list_integration_clients(self) -> list[IntegrationClient]:
+        return self._all(
+            IntegrationClient, "SELECT * FROM integration_clients ORDER BY created_at, client_id"
         )
 
     def get_token(self, value: str) -> Token | None:

@@ -273,12 +273,17 @@ class EmulatorControl:
         scopes: Sequence[str] = ("spark:applications_token",),
         lifetime_seconds: int | None = None,
         person_id: str | None = None,
+        with_refresh: bool = False,
     ) -> dict[str, Any]:
+        """The partner's token; ``with_refresh`` adds ``refreshToken``, ``refreshTokenExpiresIn``,
+        ``clientId`` and ``clientSecret`` for ``POST /v1/access_token``."""
         body: dict[str, Any] = {"scopes": list(scopes)}
         if lifetime_seconds is not None:
             body["lifetimeSeconds"] = lifetime_seconds
         if person_id is not None:
             body["personId"] = person_id
+        if with_refresh:
+            body["withRefresh"] = True
         result: dict[str, Any] = self._call("POST", "/integration-tokens", body)
         return result
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import ids
 from .clock import iso
-from .state import Authorization, DataSource, Org, ServiceApp, Token, Webhook
+from .state import Authorization, DataSource, IntegrationClient, Org, ServiceApp, Token, Webhook
 
 
 def machine_account_id(client_id: str, org_id: str) -> str:
@@ -115,6 +115,18 @@ def control_app(app: ServiceApp) -> dict[str, Any]:
         "scopes": list(app.scopes),
         "createdAt": iso(app.created_at),
         "updatedAt": iso(app.updated_at),
+    }
+
+
+def control_integration_client(client: IntegrationClient) -> dict[str, Any]:
+    """An integration OAuth client with its secret (control surface only)."""
+    return {
+        "clientId": client.client_id,
+        "clientSecret": client.client_secret,
+        "personId": client.person_id,
+        "scopes": list(client.scopes),
+        "accessTokenLifetimeSeconds": client.access_token_lifetime_seconds,
+        "createdAt": iso(client.created_at),
     }
 
 

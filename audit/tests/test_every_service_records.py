@@ -68,6 +68,20 @@ def _serviceapp_create(world):
     _tenants(world, no_org=True)
 
 
+def _integration_refresh(world):
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    token = world.control.create_integration_token(with_refresh=True)
+    app.integration_refresh_token = token["refreshToken"]
+    app.integration_client_id = token["clientId"]
+    app.integration_client_secret = token["clientSecret"]
+    app.save()
+    assert services.serviceapp_integration_token_refresh(app=app, force=True, actor=ACTOR) == (
+        "refreshed"
+    )
+
+
 def _serviceapp_register_webhooks(world):
     from tenants import services
 
@@ -271,6 +285,10 @@ CASES = {
         Action.WEBHOOK_REGISTERED,
     ),
     "tenants.services.serviceapp_reconcile": (_serviceapp_reconcile, Action.ORG_RECONCILED),
+    "tenants.services.serviceapp_integration_token_refresh": (
+        _integration_refresh,
+        Action.SERVICEAPP_TOKEN_REFRESHED,
+    ),
     "tenants.services.org_onboard": (_org_onboard, Action.ORG_ONBOARDED),
     "tenants.services.org_tokens_paste": (_org_tokens_paste, Action.ORG_TOKENS_FETCHED),
     "tenants.services.org_authorized": (_org_authorized, Action.ORG_AUTHORIZED),
