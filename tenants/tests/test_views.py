@@ -246,3 +246,27 @@ def test_the_dashboard_alerts_on_an_org_that_must_reauthorize(client_for, org, e
     html = viewer.get(reverse("dashboard")).content.decode()
     assert "Globex Retail" in html and "must reauthorize" in html
     assert "Owner: auditor@example.com" in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_resuming_an_offboarding_is_for_operators_only(
+    client_for, org, persona, django_capture_on_commit_callbacks
+):
+    from byods_portal.celery import app as celery_app
+
+    org = services.org_offboard_start(
+        org=org, confirm_name="Globex Retail", mode="delete", reason="Contract ended",
+        actor=SYSTEM,
+    )
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client_for(persona).post(
+                reverse("tenants:org_offboard_resume", args=[org.public_id])
+            )
+    finally:
+        celery_app.conf.task_always_eager = False
+    expect(response, persona, OPERATE, ok=(302,))
+    org.refresh_from_db()
+    assert (org.status == CustomerOrg.Status.OFFBOARDED) == (persona in OPERATE)
