@@ -31,7 +31,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
 
 
+def _ensure_role_groups() -> None:
+    """A transactional test's flush empties every table, the groups the data migration made
+    included; recreate them (idempotently) so personas always get their roles."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("accounts.migrations.0002_role_groups").create_groups(apps, None)
+
+
 def _client_for(persona: str, django_user_model) -> Client:
+    _ensure_role_groups()
     client = Client()
     if persona == "anonymous":
         return client

@@ -8,6 +8,7 @@ from .roles import Perm, user_role
 NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Dashboard", "dashboard", Perm.VIEW_PORTAL),
     ("Orgs", "tenants:org_list", Perm.VIEW_PORTAL),
+    ("Data sources", "datasources:list", Perm.VIEW_PORTAL),
     ("Service Apps", "tenants:serviceapp_list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
     ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),

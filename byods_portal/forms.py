@@ -1,6 +1,7 @@
 """Shared form plumbing: Bootstrap classes on every widget, error state on invalid fields."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 
 class PortalFormMixin:
@@ -28,3 +29,15 @@ class PortalFormMixin:
                 widget = self.fields[name].widget
                 widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
                 widget.attrs["aria-invalid"] = "true"
+
+
+def add_service_errors(form, exc: ValidationError) -> None:
+    """Put a service's ValidationError beside the form fields it names (others on top), and
+    mark those fields invalid as the form's own errors are."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+    for name in form.errors:
+        widget = form.fields[name].widget if name in form.fields else None
+        if widget is not None and "is-invalid" not in widget.attrs.get("class", ""):
+            widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
+            widget.attrs["aria-invalid"] = "true"

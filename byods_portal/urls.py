@@ -25,5 +25,6 @@ urlpatterns = [
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("", include("tenants.urls")),
+    path("", include("datasources.urls")),
     path("admin/", admin.site.urls),
 ]

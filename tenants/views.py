@@ -14,18 +14,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
+from byods_portal.forms import add_service_errors
 
 from . import selectors, services, tasks
 from .forms import OffboardForm, OnboardForm, ServiceAppForm, TokenPasteForm
 from .models import CustomerOrg
 
 Status = CustomerOrg.Status
-
-
-def _form_errors_from(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError beside the form fields it names."""
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # ------------------------------------------------------------------------- orgs
@@ -94,7 +89,7 @@ def org_onboard(request):
                 owner=d["owner"],
             )
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            add_service_errors(form, exc)
         except services.WebexRefused as exc:
             refused = exc.reason
         else:
@@ -119,7 +114,7 @@ def org_tokens_paste(request, public_id: uuid.UUID):
                 refresh_expires_at=d["refresh_expires_at"],
             )
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            add_service_errors(form, exc)
         except services.IllegalTransition as exc:
             form.add_error(None, str(exc))
         else:
@@ -158,7 +153,7 @@ def org_offboard(request, public_id: uuid.UUID):
                 org=org, confirm_name=d["confirm_name"], mode=d["mode"], reason=d["reason"]
             )
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            add_service_errors(form, exc)
         else:
             tasks.offboard_org.delay_on_commit(org.pk)
             messages.success(request, f"Offboarding {org.name} started.")
@@ -206,7 +201,7 @@ def serviceapp_create(request):
         try:
             app = services.serviceapp_create(**form.cleaned_data)
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Added Service App {app.name}.")
             return redirect("tenants:serviceapp_detail", public_id=app.public_id)

@@ -256,7 +256,10 @@ def test_resuming_an_offboarding_is_for_operators_only(
     from byods_portal.celery import app as celery_app
 
     org = services.org_offboard_start(
-        org=org, confirm_name="Globex Retail", mode="delete", reason="Contract ended",
+        org=org,
+        confirm_name="Globex Retail",
+        mode="delete",
+        reason="Contract ended",
         actor=SYSTEM,
     )
     celery_app.conf.task_always_eager = True

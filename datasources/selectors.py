@@ -1,0 +1,146 @@
+"""Reads for data sources. Views look data sources up only through these guards.
+
+Soft-deleted data sources (`deleted_at` set) are in no list and open no page: their rows stay
+only to keep the nonce history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.http import Http404
+from django.utils import timezone
+
+from tenants.models import CustomerOrg
+
+from .models import DataSource, NonceRecord
+
+# The values of `DataSource.health()`, in its order of precedence, with their labels.
+HEALTH: list[tuple[str, str]] = [
+    ("healthy", "Healthy"),
+    ("due", "Rotation due"),
+    ("at_risk", "At risk"),
+    ("failing", "Failing"),
+    ("paused", "Paused"),
+    ("disabled", "Disabled"),
+    ("expired", "Expired"),
+    ("missing", "Missing at Webex"),
+]
+HEALTH_VALUES = frozenset(value for value, _ in HEALTH)
+SORTS = frozenset(
+    {
+        "org__name",
+        "url",
+        "status",
+        "schema_id",
+        "token_expires_at",
+        "next_rotation_at",
+        "consecutive_failures",
+    }
+)
+AT_RISK_SHARE = 0.2  # as in DataSource.health(): less than this share of the lifetime left
+
+
+def _alive() -> QuerySet[DataSource]:
+    return DataSource.objects.filter(deleted_at__isnull=True)
+
+
+def datasource_get_for_user(user, public_id: uuid.UUID) -> DataSource:
+    """The one guard for data source lookups by public id (404 when missing or deleted)."""
+    if not user.is_authenticated:
+        raise Http404
+    ds = _alive().select_related("org__service_app").filter(public_id=public_id).first()
+    if ds is None:
+        raise Http404("No such data source")
+    return ds
+
+
+def datasource_pks_for_user(user, public_ids: Iterable[uuid.UUID]) -> list[int]:
+    """Internal ids of the given (live) data sources; unknown or deleted ones are left out."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        _alive().filter(public_id__in=list(public_ids)).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def datasource_history(ds: DataSource, limit: int = 50) -> QuerySet[NonceRecord]:
+    """The latest nonces sent for a data source (registration, rotations, edits)."""
+    return ds.nonces.all()[:limit]
+
+
+def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
+    """One Q per health value, mutually exclusive, with the precedence of `DataSource.health()`."""
+    now = now or timezone.now()
+    # at_risk: (expires - now) / lifetime < 0.2  <=>  expires < now + lifetime * 0.2
+    at_risk_before = ExpressionWrapper(
+        Value(now) + F("token_lifetime_minutes") * Value(dt.timedelta(minutes=AT_RISK_SHARE)),
+        output_field=DateTimeField(),
+    )
+    active = Q(status=DataSource.Status.ACTIVE)
+    present = active & Q(missing_at_webex_since__isnull=True)
+    running = present & Q(org__status=CustomerOrg.Status.ACTIVE)
+    unexpired = running & (Q(token_expires_at__isnull=True) | Q(token_expires_at__gt=now))
+    at_risk = unexpired & Q(token_expires_at__lt=at_risk_before)
+    safe = unexpired & (Q(token_expires_at__isnull=True) | Q(token_expires_at__gte=at_risk_before))
+    steady = safe & Q(consecutive_failures=0)
+    return {
+        "disabled": Q(status=DataSource.Status.DISABLED),
+        "missing": active & Q(missing_at_webex_since__isnull=False),
+        "paused": present & ~Q(org__status=CustomerOrg.Status.ACTIVE),
+        "expired": running & Q(token_expires_at__lte=now),
+        "at_risk": at_risk,
+        "failing": safe & Q(consecutive_failures__gt=0),
+        "due": steady & Q(next_rotation_at__lte=now),
+        "healthy": steady & (Q(next_rotation_at__isnull=True) | Q(next_rotation_at__gt=now)),
+    }
+
+
+def _filtered(*, org_public_id=None, status: str = "", search: str = "") -> QuerySet[DataSource]:
+    qs = _alive().select_related("org")
+    if org_public_id:
+        qs = qs.filter(org__public_id=org_public_id)
+    if status:
+        qs = qs.filter(status=status)
+    if search:
+        term = search.strip()
+        qs = qs.filter(
+            Q(url__icontains=term)
+            | Q(audience__icontains=term)
+            | Q(subject__icontains=term)
+            | Q(org__name__icontains=term)
+        )
+    return qs
+
+
+def datasource_list(
+    *,
+    org_public_id: uuid.UUID | None = None,
+    status: str = "",
+    health: str = "",
+    search: str = "",
+    sort: str = "",
+) -> QuerySet[DataSource]:
+    """Live data sources with their org, filtered, searched and sorted (unknown values of
+    `status`, `health` and `sort` are ignored)."""
+    status = status if status in DataSource.Status.values else ""
+    qs = _filtered(org_public_id=org_public_id, status=status, search=search)
+    if health in HEALTH_VALUES:
+        qs = qs.filter(health_conditions()[health])
+    field = sort.removeprefix("-")
+    if field in SORTS:
+        return qs.order_by(sort, "org__name", "url", "pk")
+    return qs.order_by("org__name", "url", "pk")
+
+
+def datasource_health_counts(
+    *, org_public_id: uuid.UUID | None = None, status: str = "", search: str = ""
+) -> dict[str, int]:
+    """How many data sources have each health, within the other filters (one query)."""
+    status = status if status in DataSource.Status.values else ""
+    qs = _filtered(org_public_id=org_public_id, status=status, search=search)
+    conditions = health_conditions()
+    return qs.aggregate(**{name: Count("pk", filter=q) for name, q in conditions.items()})

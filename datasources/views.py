@@ -1,0 +1,311 @@
+"""Pages for data sources. Views parse input, call one service, and show the outcome; the rules
+live in `datasources.services` and `datasources.validation`."""
+
+import contextlib
+import uuid
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import Perm
+from byods_portal.forms import add_service_errors
+from tenants import selectors as tenant_selectors
+from tenants.models import CustomerOrg
+
+from . import selectors, services, tasks
+from .forms import DataSourceForm, DeleteForm, DisableForm, MaintenanceForm
+from .models import DataSource
+
+Status = DataSource.Status
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plural(n: int) -> str:
+    return f"{n} data source" if n == 1 else f"{n} data sources"
+
+
+# ------------------------------------------------------------------------- reads
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def datasource_list(request):
+    search = request.GET.get("q", "").strip()
+    org_id = _uuid(request.GET.get("org", ""))
+    status = request.GET.get("status", "")
+    status = status if status in Status.values else ""
+    health = request.GET.get("health", "")
+    health = health if health in selectors.HEALTH_VALUES else ""
+    sort = request.GET.get("sort", "")
+    sort = sort if sort.removeprefix("-") in selectors.SORTS else ""
+    org = None
+    if org_id:
+        with contextlib.suppress(Http404):  # an unknown org simply matches nothing
+            org = tenant_selectors.org_get_for_user(request.user, org_id)
+
+    def query(**overrides) -> str:
+        params = {"q": search, "org": org_id or "", "status": status, "health": health}
+        params |= overrides
+        return urlencode({k: v for k, v in params.items() if v})
+
+    page = Paginator(
+        selectors.datasource_list(
+            org_public_id=org_id, status=status, health=health, search=search, sort=sort
+        ),
+        50,
+    ).get_page(request.GET.get("page"))
+    counts = selectors.datasource_health_counts(org_public_id=org_id, status=status, search=search)
+    return render(
+        request,
+        "datasources/datasource_list.html",
+        {
+            "page": page,
+            "org": org,
+            "orgs": tenant_selectors.org_list(),
+            "search": search,
+            "status": status,
+            "health": health,
+            "sort": sort,
+            "statuses": Status.choices,
+            "health_pills": [
+                (value, label, counts[value], query(health=value))
+                for value, label in selectors.HEALTH
+            ],
+            "all_health_query": query(health=""),
+            "filter_query": query(),
+            "page_query": query(sort=sort),
+            "filtered": bool(search or org_id or status or health),
+            "next": request.get_full_path(),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def datasource_detail(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    return render(
+        request,
+        "datasources/datasource_detail.html",
+        {
+            "ds": ds,
+            "org": ds.org,
+            "health": ds.health(),
+            "history": selectors.datasource_history(ds),
+            "now": timezone.now(),
+        },
+    )
+
+
+# ------------------------------------------------------------------------- register / edit
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
+def datasource_register(request, org_public_id: uuid.UUID):
+    org = tenant_selectors.org_get_for_user(request.user, org_public_id)
+    if org.status != CustomerOrg.Status.ACTIVE:
+        messages.error(
+            request,
+            f"{org.name} is {org.get_status_display().lower()}: data sources can be registered "
+            "only for active orgs.",
+        )
+        return redirect("tenants:org_detail", public_id=org.public_id)
+    form = DataSourceForm(request.POST or None, org=org)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            ds = services.datasource_register(
+                org=org,
+                schema_id=d["schema_id"],
+                url=d["url"],
+                audience=d["audience"],
+                subject=d["subject"],
+                token_lifetime_minutes=d["token_lifetime_minutes"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except services.DataSourceError as exc:
+            messages.error(request, exc.reason)
+        else:
+            messages.success(request, f"Registered {ds.url} for {org.name} at Webex.")
+            return redirect("datasources:detail", public_id=ds.public_id)
+    return render(
+        request, "datasources/datasource_form.html", {"org": org, "form": form, "ds": None}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
+def datasource_edit(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    initial = {
+        "schema_id": ds.schema_id,
+        "url": ds.url,
+        "audience": ds.audience,
+        "subject": ds.subject,
+        "token_lifetime_minutes": ds.token_lifetime_minutes,
+    }
+    form = DataSourceForm(
+        request.POST or None, org=ds.org, current_schema_id=ds.schema_id, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            ds = services.datasource_update(
+                ds=ds,
+                schema_id=d["schema_id"],
+                url=d["url"],
+                audience=d["audience"],
+                subject=d["subject"],
+                token_lifetime_minutes=d["token_lifetime_minutes"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except services.DataSourceError as exc:
+            messages.error(request, exc.reason)
+        else:
+            messages.success(request, f"Saved {ds.url} at Webex.")
+            return redirect("datasources:detail", public_id=ds.public_id)
+    return render(
+        request, "datasources/datasource_form.html", {"org": ds.org, "form": form, "ds": ds}
+    )
+
+
+# ------------------------------------------------------------------------- status
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def datasource_disable(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    if ds.status == Status.DISABLED:
+        messages.info(request, f"{ds.url} is already disabled.")
+        return redirect("datasources:detail", public_id=ds.public_id)
+    form = DisableForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ds = services.datasource_disable(ds=ds, message=form.cleaned_data["message"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except services.DataSourceError as exc:
+            messages.error(request, exc.reason)
+        else:
+            messages.success(request, f"Disabled {ds.url}. Webex stops sending data to it.")
+            return redirect("datasources:detail", public_id=ds.public_id)
+    return render(request, "datasources/datasource_disable.html", {"ds": ds, "form": form})
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def datasource_enable(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    if ds.status == Status.ACTIVE:
+        messages.info(request, f"{ds.url} is already active.")
+        return redirect("datasources:detail", public_id=ds.public_id)
+    try:
+        ds = services.datasource_enable(ds=ds)
+    except services.DataSourceError as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(request, f"Enabled {ds.url}. Webex sends data to it again.")
+    return redirect("datasources:detail", public_id=ds.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def datasource_delete(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.datasource_delete(ds=ds, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except services.DataSourceError as exc:
+            messages.error(request, exc.reason)
+        else:
+            messages.success(request, f"Deleted {ds.url} at Webex.")
+            return redirect("tenants:org_detail", public_id=ds.org.public_id)
+    return render(request, "datasources/datasource_delete.html", {"ds": ds, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def datasource_maintenance(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    initial = {
+        "disable_at": ds.maintenance_disable_at,
+        "enable_at": ds.maintenance_enable_at,
+        "message": ds.maintenance_message,
+    }
+    form = MaintenanceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            ds = services.datasource_schedule_maintenance(
+                ds=ds, disable_at=d["disable_at"], enable_at=d["enable_at"], message=d["message"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Maintenance scheduled for {ds.url}: disabled from "
+                f"{ds.maintenance_disable_at:%Y-%m-%d %H:%M} to "
+                f"{ds.maintenance_enable_at:%Y-%m-%d %H:%M} UTC.",
+            )
+            return redirect("datasources:detail", public_id=ds.public_id)
+    return render(request, "datasources/datasource_maintenance.html", {"ds": ds, "form": form})
+
+
+# ------------------------------------------------------------------------- rotation
+@require_POST
+@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
+def datasource_rotate(request, public_id: uuid.UUID):
+    ds = selectors.datasource_get_for_user(request.user, public_id)
+    result = services.datasource_rotate(ds_id=ds.pk, force=True)
+    text = {
+        "rotated": (messages.SUCCESS, f"Rotated the JWS of {ds.url}."),
+        "rate_limited": (
+            messages.WARNING,
+            f"Webex is rate-limiting; the rotation is retried shortly. {result.detail}",
+        ),
+        "failed": (messages.ERROR, f"Rotation failed: {result.detail}"),
+        "paused": (messages.WARNING, f"Not rotated: {result.detail}; rotation is paused."),
+        "missing": (
+            messages.ERROR,
+            f"Not rotated: the data source is gone at Webex. {result.detail}",
+        ),
+    }.get(result.outcome, (messages.INFO, f"Not rotated: {result.detail or 'nothing to do'}."))
+    messages.add_message(request, *text)
+    return redirect("datasources:detail", public_id=ds.public_id)
+
+
+@require_POST
+@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
+def datasource_rotate_selected(request):
+    list_url = reverse("datasources:list")
+    target = request.POST.get("next", "")
+    if not (
+        target.startswith(list_url) and url_has_allowed_host_and_scheme(target, allowed_hosts=None)
+    ):
+        target = list_url
+    public_ids = [u for u in map(_uuid, request.POST.getlist("ids")) if u]
+    pks = selectors.datasource_pks_for_user(request.user, public_ids)
+    if not pks:
+        messages.warning(request, "Select at least one data source to rotate.")
+        return redirect(target)
+    tasks.rotate_now.delay_on_commit(pks)
+    messages.success(request, f"Rotation queued for {_plural(len(pks))}.")
+    return redirect(target)
