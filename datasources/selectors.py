@@ -144,3 +144,27 @@ def datasource_health_counts(
     qs = _filtered(org_public_id=org_public_id, status=status, search=search)
     conditions = health_conditions()
     return qs.aggregate(**{name: Count("pk", filter=q) for name, q in conditions.items()})
+
+
+def drift_findings(org) -> tuple[list, list]:
+    """(open findings, the 20 most recently resolved) of an org."""
+    from .models import DriftFinding
+
+    base = DriftFinding.objects.filter(org=org).select_related("datasource")
+    return (
+        list(base.filter(resolved_at=None).order_by("-found_at")),
+        list(base.exclude(resolved_at=None).order_by("-resolved_at")[:20]),
+    )
+
+
+def drift_finding_get(public_id):
+    from .models import DriftFinding
+
+    finding = (
+        DriftFinding.objects.select_related("org__service_app", "datasource")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if finding is None:
+        raise Http404("No such finding")
+    return finding

@@ -23,4 +23,7 @@ urlpatterns = [
         views.datasource_register,
         name="register",
     ),
+    path("orgs/<uuid:org_public_id>/drift/", views.drift_list, name="drift_list"),
+    path("orgs/<uuid:org_public_id>/drift/check/", views.drift_check, name="drift_check"),
+    path("drift/<uuid:public_id>/resolve/", views.drift_resolve, name="drift_resolve"),
 ]

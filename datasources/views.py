@@ -309,3 +309,51 @@ def datasource_rotate_selected(request):
     tasks.rotate_now.delay_on_commit(pks)
     messages.success(request, f"Rotation queued for {_plural(len(pks))}.")
     return redirect(target)
+
+
+# ------------------------------------------------------------------------- drift
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def drift_list(request, org_public_id: uuid.UUID):
+    org = tenant_selectors.org_get_for_user(request.user, org_public_id)
+    open_findings, resolved = selectors.drift_findings(org)
+    return render(
+        request,
+        "datasources/drift_list.html",
+        {
+            "org": org,
+            "open_findings": open_findings,
+            "resolved": resolved,
+        },
+    )
+
+
+@require_POST
+@permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
+def drift_check(request, org_public_id: uuid.UUID):
+    org = tenant_selectors.org_get_for_user(request.user, org_public_id)
+    report = services.datasources_reconcile_org(org=org)
+    messages.add_message(
+        request, messages.SUCCESS if report.available else messages.ERROR, report.summary
+    )
+    return redirect("datasources:drift_list", org_public_id=org.public_id)
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def drift_resolve(request, public_id: uuid.UUID):
+    finding = selectors.drift_finding_get(public_id)
+    try:
+        services.drift_resolve(
+            finding=finding,
+            resolution=request.POST.get("resolution", ""),
+            reason=request.POST.get("reason", "").strip(),
+        )
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            messages.error(request, " ".join(errors))
+    except services.DataSourceError as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(request, f"Resolved: {finding.resolution}.")
+    return redirect("datasources:drift_list", org_public_id=finding.org.public_id)
