@@ -547,6 +547,18 @@ def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[
     return claimed
 
 
+_APP_SECRETS = tuple(
+    f"org__service_app__{name}"
+    for name in (
+        "client_secret",
+        "integration_token",
+        "integration_refresh_token",
+        "integration_client_secret",
+        "webhook_secret",
+    )
+)
+
+
 def datasource_rotate(
     *, ds_id: int, actor: Actor | None = None, force: bool = False
 ) -> RotationResult:
@@ -557,6 +569,7 @@ def datasource_rotate(
         ds = (
             DataSource.objects.select_for_update(of=("self",))
             .select_related("org__service_app")
+            .defer(*_APP_SECRETS)  # only the region is needed here: skip decrypting secrets
             .get(pk=ds_id)
         )
         if ds.status != Status.ACTIVE or ds.deleted_at:
@@ -570,9 +583,12 @@ def datasource_rotate(
             return RotationResult("skipped", "not due")
         if not ds.pending_nonce:
             ds.pending_nonce = new_nonce()
-            NonceRecord.objects.create(datasource=ds, nonce=ds.pending_nonce, purpose="rotate")
+            NonceRecord.objects.create(
+                datasource=ds, nonce=ds.pending_nonce, purpose="rotate", attempts=1
+            )
             DataSource.objects.filter(pk=ds.pk).update(pending_nonce=ds.pending_nonce)
-        NonceRecord.objects.filter(nonce=ds.pending_nonce).update(attempts=F("attempts") + 1)
+        else:  # a retry or a resumed crash: same nonce, one more attempt
+            NonceRecord.objects.filter(nonce=ds.pending_nonce).update(attempts=F("attempts") + 1)
     nonce = ds.pending_nonce
     client = webex_client_for(ds.org.service_app)
     # 2. The call, outside any transaction. A retry of this step resends the same nonce.
