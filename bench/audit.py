@@ -73,7 +73,9 @@ ACTORS = [f"staff{i}@partner.example" for i in range(40)] + [
     "system:reconcile",
 ]
 ACTIONS = [a.value for a in Action]
-ACTION_WEIGHTS = [60 if a == Action.DATASOURCE_ROTATED else 1 for a in Action]
+# Rotations dominate; token refreshes and rotation failures are common; the rest are rare.
+COMMON = {Action.ORG_TOKENS_REFRESHED: 10, Action.DATASOURCE_ROTATION_FAILED: 10}
+ACTION_WEIGHTS = [60 if a == Action.DATASOURCE_ROTATED else COMMON.get(a, 1) for a in Action]
 COLUMNS = [
     "public_id", "occurred_at", "actor_type", "actor", "actor_id", "action", "target_type",
     "target_id", "target_label", "org_id", "summary", "reason", "changes", "outcome", "error",
@@ -194,7 +196,8 @@ def filters_now() -> dict[str, dict]:
         "target": {"target_type": "datasource", "target_id": mid.target_id},
         "last 24 h": {"since": day_ago.strftime("%Y-%m-%dT%H:%M")},
         "org + action": {"org": str(ORGS[3]), "action": Action.DATASOURCE_ROTATED.value},
-        "org + rare action": {"org": str(ORGS[0]), "action": Action.DATASOURCE_DISABLED.value},
+        # a less common action within one org: still a full page at 10k, so comparable
+        "org + failures": {"org": str(ORGS[0]), "action": Action.DATASOURCE_ROTATION_FAILED.value},
         "older page": {"before": str(mid.id)},
     }
 

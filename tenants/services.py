@@ -345,6 +345,45 @@ def _token_summary(token: OrgToken) -> dict:
     }
 
 
+def _org_target(org: CustomerOrg) -> dict:
+    """The audit fields that name an org as the target of an event."""
+    return {
+        "target_type": "org",
+        "target_id": org.public_id,
+        "target_label": org.name,
+        "org_id": org.public_id,
+    }
+
+
+def _save_with_tokens(
+    org: CustomerOrg,
+    pair: TokenPair,
+    *,
+    now,
+    before: str | None,
+    action: Action,
+    summary: str,
+    actor: Actor | None,
+    extra_changes: dict | None = None,
+) -> None:
+    """Inside the caller's transaction: save the org, store its new token pair, audit both."""
+    org.save()
+    token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
+    _store_tokens(token, pair, now=now, refreshed=False)
+    token.save()
+    audit_record(
+        action=action,
+        summary=summary,
+        actor=actor,
+        **_org_target(org),
+        changes={
+            "status": {"before": before, "after": org.status},
+            **(extra_changes or {}),
+            **changes({}, _token_summary(token)),
+        },
+    )
+
+
 def org_onboard(
     *,
     app: ServiceApp,
@@ -394,23 +433,17 @@ def org_onboard(
         org_transition(org, Status.AUTHORIZED)
         org_transition(org, Status.ACTIVE)
         org.full_clean()
-        org.save()
-        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
-        _store_tokens(token, pair, now=now, refreshed=False)
-        token.save()
-        audit_record(
+        _save_with_tokens(
+            org,
+            pair,
+            now=now,
+            before=before_status,
             action=Action.ORG_ONBOARDED,
             summary=f"Onboarded {org.name} and fetched its tokens",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
-            changes={
-                "status": {"before": before_status, "after": org.status},
+            extra_changes={
                 "authorized_domains": {"before": None, "after": org.authorized_domains},
                 "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-                **changes({}, _token_summary(token)),
             },
         )
     return org
@@ -449,22 +482,14 @@ def org_tokens_paste(
             org_transition(org, Status.AUTHORIZED)
         if org.status != Status.ACTIVE:
             org_transition(org, Status.ACTIVE)
-        org.save()
-        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
-        _store_tokens(token, pair, now=now, refreshed=False)
-        token.save()
-        audit_record(
+        _save_with_tokens(
+            org,
+            pair,
+            now=now,
+            before=before,
             action=Action.ORG_TOKENS_FETCHED,
             summary=f"Stored a hand-pasted token pair for {org.name} (sandbox)",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
-            changes={
-                "status": {"before": before, "after": org.status},
-                **changes({}, _token_summary(token)),
-            },
         )
     return org
 
@@ -509,10 +534,7 @@ def org_authorized(
             action=Action.ORG_AUTHORIZED,
             summary=f"{org.name} authorized {app.name}" + (" (new org)" if created else ""),
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
+            **_org_target(org),
             changes={
                 "status": {"before": before, "after": org.status},
                 "authorized_domains": {"before": None, "after": org.authorized_domains},
@@ -535,10 +557,7 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
             action=Action.ORG_TOKENS_FETCHED,
             summary=f"Fetching tokens for {org.name} failed",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
+            **_org_target(org),
             error=explain(exc),
             tracking_id=exc.tracking_id or "",
         )
@@ -550,22 +569,14 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
             return False  # deauthorized or offboarded meanwhile: do not revive by accident
         before = org.status
         org_transition(org, Status.ACTIVE)
-        org.save()
-        token, _ = OrgToken.objects.select_for_update().get_or_create(org=org)
-        _store_tokens(token, pair, now=now, refreshed=False)
-        token.save()
-        audit_record(
+        _save_with_tokens(
+            org,
+            pair,
+            now=now,
+            before=before,
             action=Action.ORG_TOKENS_FETCHED,
             summary=f"Fetched tokens for {org.name}",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
-            changes={
-                "status": {"before": before, "after": org.status},
-                **changes({}, _token_summary(token)),
-            },
         )
     return True
 
@@ -662,10 +673,7 @@ def org_tokens_refresh(
             summary=f"Refreshed the access token of {org.name}"
             + (" (new refresh token)" if pair.refresh_token_rotated else ""),
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
+            **_org_target(org),
             changes=changes(before, _token_summary(token)),
         )
         return RefreshResult("refreshed", token.version)
@@ -848,10 +856,7 @@ def org_offboard_start(
             action=Action.ORG_OFFBOARDING_STARTED,
             summary=f"Offboarding {org.name}: data sources will be {mode}d",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
+            **_org_target(org),
             reason=org.offboard_reason,
             changes={
                 "status": {"before": before, "after": org.status},
@@ -912,10 +917,7 @@ def org_offboard_run(*, org: CustomerOrg, actor: Actor | None = None) -> str:
             action=Action.ORG_OFFBOARDED,
             summary=f"Offboarded {org.name}",
             actor=actor,
-            target_type="org",
-            target_id=org.public_id,
-            target_label=org.name,
-            org_id=org.public_id,
+            **_org_target(org),
             reason=org.offboard_reason,
             changes={"status": {"before": before, "after": org.status}},
         )
