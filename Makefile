@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint bench soak clean help
+.PHONY: run test test-embedded venv lint bench soak clean help
 
 help:
 	@echo "make run    set up everything and start the portal, worker, beat and Webex emulator"
@@ -37,6 +37,11 @@ run: venv
 test: venv
 	@exports="$$($(BIN)/python scripts/test_services.py)" || exit 1; eval "$$exports"; \
 	$(BIN)/ruff check . && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite on the embedded defaults `make run` uses (SQLite, filesystem broker).
+test-embedded: venv
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL PORTAL_TEST_DB_NAME=embedded \
+	  $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
