@@ -26,6 +26,9 @@ class UTCDateTimeField(forms.DateTimeField):
 class DataSourceForm(PortalFormMixin, forms.Form):
     """Register or edit: the schema is chosen among those the org authorized."""
 
+    # The fields the register and update services take, named as they take them.
+    PAYLOAD = ("schema_id", "url", "audience", "subject", "token_lifetime_minutes")
+
     schema_id = forms.ChoiceField(label="Schema")
     url = forms.CharField(label="URL", help_text="https:// on one of the org's authorized domains.")
     audience = forms.CharField(help_text="The JWS's audience claim, for your receiver to check.")

@@ -805,6 +805,7 @@ def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | 
     _require_active_org(org)
     client = webex_client_for(org.service_app)
     kind = finding.kind
+    action = Action.DATASOURCE_REPAIRED if resolution == "repair" else Action.DATASOURCE_ADOPTED
     if kind == DriftFinding.Kind.UNKNOWN_HERE and resolution == "repair" and len(reason) < 5:
         raise ValidationError({"reason": "Deleting at Webex needs a reason (5+ characters)."})
     try:
@@ -885,9 +886,7 @@ def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | 
                 ds.save()
     except WebexError as exc:
         audit_record_failure(
-            action=Action.DATASOURCE_REPAIRED
-            if resolution == "repair"
-            else Action.DATASOURCE_ADOPTED,
+            action=action,
             summary=f"Resolving drift {finding.webex_id} ({resolution}) refused by Webex",
             actor=actor,
             target_type="datasource",
@@ -904,9 +903,7 @@ def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | 
         finding.resolution = done + (f": {reason}" if reason else "")
         finding.save(update_fields=["resolved_at", "resolution"])
         audit_record(
-            action=Action.DATASOURCE_REPAIRED
-            if resolution == "repair"
-            else Action.DATASOURCE_ADOPTED,
+            action=action,
             summary=f"{org.name}: {finding.get_kind_display().lower()} {finding.webex_id} {done}",
             actor=actor,
             target_type="datasource",

@@ -35,6 +35,11 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+def _payload(form) -> dict:
+    """The data source fields of a valid DataSourceForm, as the services take them."""
+    return {name: form.cleaned_data[name] for name in DataSourceForm.PAYLOAD}
+
+
 def _plural(n: int) -> str:
     return f"{n} data source" if n == 1 else f"{n} data sources"
 
@@ -125,16 +130,8 @@ def datasource_register(request, org_public_id: uuid.UUID):
         return redirect("tenants:org_detail", public_id=org.public_id)
     form = DataSourceForm(request.POST or None, org=org)
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
         try:
-            ds = services.datasource_register(
-                org=org,
-                schema_id=d["schema_id"],
-                url=d["url"],
-                audience=d["audience"],
-                subject=d["subject"],
-                token_lifetime_minutes=d["token_lifetime_minutes"],
-            )
+            ds = services.datasource_register(org=org, **_payload(form))
         except ValidationError as exc:
             add_service_errors(form, exc)
         except services.DataSourceError as exc:
@@ -162,16 +159,8 @@ def datasource_edit(request, public_id: uuid.UUID):
         request.POST or None, org=ds.org, current_schema_id=ds.schema_id, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
         try:
-            ds = services.datasource_update(
-                ds=ds,
-                schema_id=d["schema_id"],
-                url=d["url"],
-                audience=d["audience"],
-                subject=d["subject"],
-                token_lifetime_minutes=d["token_lifetime_minutes"],
-            )
+            ds = services.datasource_update(ds=ds, **_payload(form))
         except ValidationError as exc:
             add_service_errors(form, exc)
         except services.DataSourceError as exc:
