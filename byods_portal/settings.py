@@ -7,6 +7,7 @@ a SQLite file and a filesystem Celery broker under `var/`, and the Webex emulato
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -233,6 +234,32 @@ ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)
 WEBEX_READ_TIMEOUT = env.float("WEBEX_READ_TIMEOUT", default=20.0)
+# --- Verifying the JWS Webex presents to data source URLs (datasources/jws.py) --------------
+# Issuers whose tokens are accepted; keys come from `{iss}/oauth2/v2/keys/verificationjwk`, and
+# only after the issuer passed this list.
+JWS_ISSUERS = env.list(
+    "JWS_ISSUERS",
+    default=[
+        f"https://{host}.webex.com/idb"
+        for host in (
+            "idbroker", "idbroker-eu", "idbrokerbts", "idbrokerbts-eu", "idbroker-b-us",
+            "idbroker-ca",
+        )
+    ],
+)
+# Also trust the identity brokers WEBEX_REGIONS point at when they are not Webex (the emulator
+# in development, tests and demos). Off by default once the regions point at webex.com.
+JWS_ALLOW_EMULATOR = env.bool(
+    "JWS_ALLOW_EMULATOR",
+    default=not (urlsplit(WEBEX_IDBROKER_BASE).hostname or "").endswith(".webex.com"),
+)
+JWS_LEEWAY_SECONDS = env.int("JWS_LEEWAY_SECONDS", default=30)  # for exp and iat
+JWS_JWKS_CACHE_SECONDS = env.int("JWS_JWKS_CACHE_SECONDS", default=3600)
+# At most one refetch per issuer in this interval for an unknown kid, so random kids cannot
+# make us hammer the issuer.
+JWS_JWKS_REFETCH_INTERVAL_SECONDS = env.float("JWS_JWKS_REFETCH_INTERVAL_SECONDS", default=10.0)
+# How long one process reuses a data source lookup (0 disables); see datasources/jws.py.
+JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default=5.0)
 
 # --- Logging: one format for web, worker and beat; secrets never reach it -------------------
 LOGGING = {
