@@ -19,8 +19,19 @@ class DeliveryError(Exception):
     """The request could not be completed (connection refused, timeout, bad response)."""
 
 
+MAX_RESPONSE_BYTES = 64 * 1024  # what ``post_for_reply`` keeps of a response body
+
+
 async def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
     """POST ``body`` to ``url`` and return the response status code."""
+    status, _ = await post_for_reply(url, body, headers, timeout)
+    return status
+
+
+async def post_for_reply(
+    url: str, body: bytes, headers: Mapping[str, str], timeout: float
+) -> tuple[int, bytes]:
+    """POST ``body`` to ``url``; the status code and (up to 64 KiB of) the response body."""
     try:
         return await asyncio.wait_for(_post(url, body, headers), timeout)
     except TimeoutError as exc:
@@ -29,7 +40,7 @@ async def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+async def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError(f"unsupported URL {url!r}")
@@ -59,12 +70,17 @@ async def _post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
             name, _, value = line.decode("latin-1").partition(":")
             if name.strip().lower() == "content-length" and value.strip().isdigit():
                 length = int(value.strip())
+        reply = b""
         if length is not None:
-            await reader.readexactly(length)
+            reply = await reader.readexactly(min(length, MAX_RESPONSE_BYTES))
+            remaining = length - len(reply)
+            while remaining > 0 and (chunk := await reader.read(min(65536, remaining))):
+                remaining -= len(chunk)
         else:
-            while await reader.read(65536):
-                pass
-        return int(fields[1])
+            while chunk := await reader.read(65536):
+                if len(reply) < MAX_RESPONSE_BYTES:
+                    reply += chunk
+        return int(fields[1]), reply[:MAX_RESPONSE_BYTES]
     finally:
         writer.close()
         with contextlib.suppress(OSError):

@@ -857,6 +857,10 @@ class Store:
         )
         return items[:limit], len(items) > limit
 
+    def data_source_by_id(self, data_source_id: str) -> DataSource | None:
+        """Any data source by id (the control surface only: it is not scoped to a caller)."""
+        return self._one(DataSource, "SELECT * FROM data_sources WHERE id = ?", (data_source_id,))
+
     def all_data_sources(self) -> list[DataSource]:
         return self._all(DataSource, "SELECT * FROM data_sources ORDER BY seq")
 

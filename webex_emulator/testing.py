@@ -16,18 +16,25 @@
         control.authorize(app["applicationId"], org["id"])
         ...
 
-Neither class imports anything from the portal; both only need ``requests``.
+``LoopbackReceiver`` is a data source's receiving end for ``POST /_emulator/deliver``: an HTTP
+server on a free loopback port whose answer a test chooses from the presented
+``Authorization`` header.
+
+None of them imports anything from the portal; they only need ``requests`` and the stdlib.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -43,6 +50,53 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class LoopbackReceiver:
+    """A test's data source URL on 127.0.0.1: every POST is recorded (headers and body) and
+    answered with ``decide(authorization_header) -> (status, json_body)``.
+
+    Use as a context manager; ``url`` is where it listens and ``received`` what it got."""
+
+    def __init__(self, decide: Callable[[str | None], tuple[int, dict[str, Any]]]) -> None:
+        self.decide = decide
+        self.received: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                authorization = self.headers.get("Authorization")
+                receiver.received.append(
+                    {"path": self.path, "authorization": authorization, "body": body}
+                )
+                status, answer = receiver.decide(authorization)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # quiet: the headers hold bearer tokens
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/receive"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
 class EmulatorProcess:
@@ -340,6 +394,14 @@ class EmulatorControl:
 
     def rotate_keys(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("POST", "/keys/rotate")
+        return result
+
+    def deliver(self, data_source_id: str, target_url: str | None = None) -> dict[str, Any]:
+        """Present the data source's current JWS to ``target_url`` (loopback) like Webex."""
+        body = {"dataSourceId": data_source_id}
+        if target_url is not None:
+            body["targetUrl"] = target_url
+        result: dict[str, Any] = self._call("POST", "/deliver", body)
         return result
 
     # observation
