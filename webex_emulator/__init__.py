@@ -8,8 +8,9 @@ uvicorn. It never imports the Django portal. It serves:
   ``../shared/webex/README.md`` and its "where the emulator must choose" table;
 * ``/idb/oauth2/v2/keys/verificationjwk``: the JWKS that verifies the data source JWS;
 * ``/_emulator/...``: a JSON control surface for tests, demos and the benchmark (create Service
-  Apps and orgs, authorize, inject faults and latency, move the clock, rotate keys, inspect the
-  request log and the whole state). It is a test tool: never expose it.
+  Apps and orgs, authorize, inject faults and latency, move the clock, rotate keys, deliver a
+  data source's JWS to a loopback receiver, inspect the request log and the whole state). It is
+  a test tool: never expose it.
 
 See ``docs/emulator.md`` for the full description and ``webex_emulator.testing`` for the helpers
 other test suites use to start and drive an emulator process.
