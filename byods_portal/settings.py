@@ -234,6 +234,7 @@ ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)
 WEBEX_READ_TIMEOUT = env.float("WEBEX_READ_TIMEOUT", default=20.0)
+
 # --- Verifying the JWS Webex presents to data source URLs (datasources/jws.py) --------------
 # Issuers whose tokens are accepted; keys come from `{iss}/oauth2/v2/keys/verificationjwk`, and
 # only after the issuer passed this list.
@@ -242,7 +243,11 @@ JWS_ISSUERS = env.list(
     default=[
         f"https://{host}.webex.com/idb"
         for host in (
-            "idbroker", "idbroker-eu", "idbrokerbts", "idbrokerbts-eu", "idbroker-b-us",
+            "idbroker",
+            "idbroker-eu",
+            "idbrokerbts",
+            "idbrokerbts-eu",
+            "idbroker-b-us",
             "idbroker-ca",
         )
     ],
