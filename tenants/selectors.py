@@ -75,3 +75,28 @@ def orgs_needing_attention() -> QuerySet[CustomerOrg]:
         )
         .order_by("name")
     )
+
+
+def serviceapp_onboarding_choices(
+    now=None,
+) -> tuple[list[ServiceApp], list[tuple[ServiceApp, str]]]:
+    """The Service Apps the onboarding wizard may use, and the others with the reason why not.
+
+    Fetching an org's tokens needs the partner integration token (unexpired), and registering a
+    data source needs approved domains and schemas; an app missing one would fail at step 3/4.
+    """
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    usable, unusable = [], []
+    for app in ServiceApp.objects.order_by("name"):
+        expires = app.integration_token_expires_at
+        if not app.integration_token:
+            unusable.append((app, "no partner integration token on file"))
+        elif expires is not None and expires <= now:
+            unusable.append((app, "its partner integration token has expired"))
+        elif not app.valid_domains or not app.schema_ids:
+            unusable.append((app, "no approved domains or schemas"))
+        else:
+            usable.append(app)
+    return usable, unusable
