@@ -61,8 +61,22 @@ def serviceapp_get(public_id: uuid.UUID) -> ServiceApp:
     return app
 
 
-def serviceapp_list() -> QuerySet[ServiceApp]:
-    return ServiceApp.objects.annotate(org_count=Count("orgs")).order_by("name")
+SERVICEAPP_SORTS = ("name", "region", "org_count", "created_at")
+
+
+def serviceapp_list(*, search: str = "", sort: str = "name") -> QuerySet[ServiceApp]:
+    """Service Apps with their org counts; `search` matches the name, client id or a domain."""
+    qs = ServiceApp.objects.annotate(org_count=Count("orgs"))
+    if search:
+        term = search.strip()
+        by_domain = [
+            pk
+            for pk, domains in ServiceApp.objects.values_list("pk", "valid_domains")
+            if any(term.lower() in d for d in domains or [])
+        ]  # JSON lists: matched here so SQLite and PostgreSQL agree; there are few apps
+        qs = qs.filter(Q(name__icontains=term) | Q(client_id__icontains=term) | Q(pk__in=by_domain))
+    sort = sort if sort.removeprefix("-") in SERVICEAPP_SORTS else "name"
+    return qs.order_by(sort, "pk")
 
 
 def orgs_needing_attention() -> QuerySet[CustomerOrg]:

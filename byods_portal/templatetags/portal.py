@@ -63,3 +63,14 @@ def when(moment: dt.datetime | None, now: dt.datetime | None = None, default: st
         relative(moment, now),
         exact,
     )
+
+
+@register.filter
+def aria_sort(sort: str, field: str) -> str:
+    """`<th aria-sort="{{ sort|aria_sort:'name' }}">`: how a column is sorted, for screen
+    readers ("ascending", "descending" or "none")."""
+    if sort == field:
+        return "ascending"
+    if sort == f"-{field}":
+        return "descending"
+    return "none"
