@@ -169,6 +169,8 @@ def org_offboard_resume(request, public_id: uuid.UUID):
     if org.status == Status.OFFBOARDING:
         tasks.offboard_org.delay_on_commit(org.pk)
         messages.info(request, f"Resumed offboarding {org.name}.")
+    else:
+        messages.info(request, f"{org.name} is not being offboarded: nothing to resume.")
     return redirect("tenants:org_detail", public_id=org.public_id)
 
 

@@ -290,3 +290,21 @@ def test_the_wizard_end_to_end(onboarding_client, portal_app, webex_world):
     assert r.redirect_chain[-1][0] == reverse("tenants:org_detail", args=[org.public_id])
     assert "Onboarding complete: Globex Retail is active with 1 data source." in html
     assert "access_token" not in html and webex_world.client_secret not in html
+
+
+@pytest.mark.django_db
+def test_a_failed_form_says_nothing_was_saved(onboarding_client, portal_app):
+    html = onboarding_client.post(
+        reverse("tenants:wizard_org", args=[portal_app.public_id]),
+        {"webex_org_id": "nonsense", "name": "", "region": "us"},
+    ).content.decode()
+    assert "Nothing was saved: correct the fields marked below." in html
+
+
+@pytest.mark.django_db
+def test_resuming_an_offboarding_that_is_not_running_says_so(operator_client, active_org):
+    response = operator_client.post(
+        reverse("tenants:org_offboard_resume", args=[active_org.public_id])
+    )
+    text = [str(m) for m in get_messages(response.wsgi_request)]
+    assert text == ["Globex Retail is not being offboarded: nothing to resume."]
