@@ -38,10 +38,11 @@ test: venv
 	@exports="$$($(BIN)/python scripts/test_services.py)" || exit 1; eval "$$exports"; \
 	$(BIN)/ruff check . && $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The same suite on the embedded defaults `make run` uses (SQLite, filesystem broker).
+# The same suite on the embedded defaults `make run` uses (SQLite, filesystem broker); the
+# browser tests (marker `browser`) already ran in `make test` and do not depend on the database.
 test-embedded: venv
 	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL PORTAL_TEST_DB_NAME=embedded \
-	  $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -q -m "not browser" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -3,13 +3,17 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+STAFF_SORTS = ("username", "last_login", "date_joined")
 
-def staff_list(*, search: str = "") -> QuerySet:
-    users = get_user_model().objects.prefetch_related("groups").order_by("username")
+
+def staff_list(*, search: str = "", sort: str = "username") -> QuerySet:
+    sort = sort if sort.removeprefix("-") in STAFF_SORTS else "username"
+    users = get_user_model().objects.prefetch_related("groups").order_by(sort, "pk")
     if search:
         users = users.filter(
             Q(username__icontains=search)
             | Q(first_name__icontains=search)
             | Q(last_name__icontains=search)
+            | Q(email__icontains=search)
         )
     return users

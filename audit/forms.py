@@ -8,6 +8,13 @@ from .vocabulary import Action
 class AuditFilterForm(forms.Form):
     """The audit log's filters. All optional; each error names its field."""
 
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        help_text="Words in the summary or the target's name.",
+    )
+
     actor = forms.CharField(
         required=False,
         max_length=200,
@@ -51,4 +58,5 @@ class AuditFilterForm(forms.Form):
             since=d.get("since"),
             until=d.get("until"),
             correlation_id=d.get("correlation"),
+            search=(d.get("q") or "").strip(),
         )

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import AuditChainHead, AuditEvent
 
@@ -23,6 +23,7 @@ class AuditFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     correlation_id: uuid.UUID | None = None
+    search: str = ""  # words in the summary or target label (a scan: pair it with a date range)
 
 
 def audit_events(f: AuditFilter) -> QuerySet[AuditEvent]:
@@ -46,6 +47,8 @@ def audit_events(f: AuditFilter) -> QuerySet[AuditEvent]:
         qs = qs.filter(occurred_at__lt=f.until)
     if f.correlation_id:
         qs = qs.filter(correlation_id=f.correlation_id)
+    if f.search:
+        qs = qs.filter(Q(summary__icontains=f.search) | Q(target_label__icontains=f.search))
     return qs.order_by("-id")
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.roles import Perm
@@ -84,6 +85,7 @@ def _render_log(
             "title": title,
             "subtitle": subtitle,
             "query": _query_without_cursor(request, fixed),
+            "now": timezone.now(),
             "filtered": bool(fixed)
             or any(v for k, v in request.GET.items() if k not in {"before", "after"}),
         },

@@ -24,6 +24,7 @@ class Action(models.TextChoices):
     WEBHOOK_RECEIVED = "webhook.received", "Webhook received"
     # customer orgs and their tokens
     ORG_ONBOARDED = "org.onboarded", "Org onboarded"
+    ORG_ONBOARDING_STARTED = "org.onboarding_started", "Onboarding wizard started"
     ORG_AUTHORIZED = "org.authorized", "Org authorized the app"
     ORG_DEAUTHORIZED = "org.deauthorized", "Org removed the app"
     ORG_TOKENS_FETCHED = "org.tokens_fetched", "Org tokens fetched"

@@ -86,6 +86,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
+            # `{% load portal %}`: the project's own template helpers (e.g. `{% when dt %}`)
+            "libraries": {"portal": "byods_portal.templatetags.portal"},
         },
     },
 ]

@@ -149,13 +149,27 @@ def datasource_health_counts(
     return qs.aggregate(**{name: Count("pk", filter=q) for name, q in conditions.items()})
 
 
-def drift_findings(org) -> tuple[list, list]:
-    """(open findings, the 20 most recently resolved) of an org."""
+DRIFT_SORTS = ("found_at", "kind")
+
+
+def drift_findings(
+    org, *, search: str = "", kind: str = "", sort: str = "-found_at"
+) -> tuple[QuerySet, list]:
+    """(open findings, the 20 most recently resolved) of an org; `search` matches the Webex id
+    or the data source URL, `kind` one DriftFinding.Kind."""
     from .models import DriftFinding
 
     base = DriftFinding.objects.filter(org=org).select_related("datasource")
+    open_findings = base.filter(resolved_at=None)
+    if search:
+        open_findings = open_findings.filter(
+            Q(webex_id__icontains=search.strip()) | Q(datasource__url__icontains=search.strip())
+        )
+    if kind in DriftFinding.Kind.values:
+        open_findings = open_findings.filter(kind=kind)
+    sort = sort if sort.removeprefix("-") in DRIFT_SORTS else "-found_at"
     return (
-        list(base.filter(resolved_at=None).order_by("-found_at")),
+        open_findings.order_by(sort, "pk"),
         list(base.exclude(resolved_at=None).order_by("-resolved_at")[:20]),
     )
 

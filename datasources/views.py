@@ -23,7 +23,7 @@ from tenants.models import CustomerOrg
 
 from . import selectors, services, tasks
 from .forms import DataSourceForm, DeleteForm, DisableForm, MaintenanceForm
-from .models import DataSource
+from .models import DataSource, DriftFinding
 
 Status = DataSource.Status
 
@@ -305,14 +305,30 @@ def datasource_rotate_selected(request):
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def drift_list(request, org_public_id: uuid.UUID):
     org = tenant_selectors.org_get_for_user(request.user, org_public_id)
-    open_findings, resolved = selectors.drift_findings(org)
+    search = request.GET.get("q", "").strip()
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in DriftFinding.Kind.values else ""
+    sort = request.GET.get("sort", "-found_at")
+    sort = sort if sort.removeprefix("-") in selectors.DRIFT_SORTS else "-found_at"
+    open_findings, resolved = selectors.drift_findings(org, search=search, kind=kind, sort=sort)
+    page = Paginator(open_findings, 50).get_page(request.GET.get("page"))
+    filters = {k: v for k, v in {"q": search, "kind": kind}.items() if v}
     return render(
         request,
         "datasources/drift_list.html",
         {
             "org": org,
-            "open_findings": open_findings,
+            "page": page,
+            "open_findings": page.object_list,
             "resolved": resolved,
+            "search": search,
+            "kind": kind,
+            "kinds": DriftFinding.Kind.choices,
+            "sort": sort,
+            "filtered": bool(filters),
+            "filter_query": urlencode(filters),
+            "page_query": urlencode(filters | {"sort": sort}),
+            "now": timezone.now(),
         },
     )
 

@@ -164,3 +164,34 @@ class OffboardForm(PortalFormMixin, forms.Form):
         help_text="Kept in the audit trail. When disabling, it is also the message the "
         "customer's admin sees in Control Hub.",
     )
+
+
+# ------------------------------------------------------------------------- onboarding wizard
+class WizardAppForm(PortalFormMixin, forms.Form):
+    """Step 1: one of the Service Apps that can onboard an org right now."""
+
+    service_app = forms.ModelChoiceField(
+        queryset=ServiceApp.objects.none(),
+        widget=forms.RadioSelect,
+        label="Service App",
+        empty_label=None,
+        error_messages={"required": "Choose the Service App the org's admin authorized."},
+    )
+
+    def __init__(self, *args, apps: list[ServiceApp], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service_app"].queryset = ServiceApp.objects.filter(
+            pk__in=[a.pk for a in apps]
+        ).order_by("name")
+        if len(apps) == 1:
+            self.fields["service_app"].initial = apps[0].pk
+
+
+class WizardOrgForm(OnboardForm):
+    """Step 2: the org itself; the Service App was chosen in step 1."""
+
+    field_order = ["webex_org_id", "name", "owner", "region"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["service_app"]

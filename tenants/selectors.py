@@ -61,8 +61,22 @@ def serviceapp_get(public_id: uuid.UUID) -> ServiceApp:
     return app
 
 
-def serviceapp_list() -> QuerySet[ServiceApp]:
-    return ServiceApp.objects.annotate(org_count=Count("orgs")).order_by("name")
+SERVICEAPP_SORTS = ("name", "region", "org_count", "created_at")
+
+
+def serviceapp_list(*, search: str = "", sort: str = "name") -> QuerySet[ServiceApp]:
+    """Service Apps with their org counts; `search` matches the name, client id or a domain."""
+    qs = ServiceApp.objects.annotate(org_count=Count("orgs"))
+    if search:
+        term = search.strip()
+        by_domain = [
+            pk
+            for pk, domains in ServiceApp.objects.values_list("pk", "valid_domains")
+            if any(term.lower() in d for d in domains or [])
+        ]  # JSON lists: matched here so SQLite and PostgreSQL agree; there are few apps
+        qs = qs.filter(Q(name__icontains=term) | Q(client_id__icontains=term) | Q(pk__in=by_domain))
+    sort = sort if sort.removeprefix("-") in SERVICEAPP_SORTS else "name"
+    return qs.order_by(sort, "pk")
 
 
 def orgs_needing_attention() -> QuerySet[CustomerOrg]:
@@ -75,3 +89,28 @@ def orgs_needing_attention() -> QuerySet[CustomerOrg]:
         )
         .order_by("name")
     )
+
+
+def serviceapp_onboarding_choices(
+    now=None,
+) -> tuple[list[ServiceApp], list[tuple[ServiceApp, str]]]:
+    """The Service Apps the onboarding wizard may use, and the others with the reason why not.
+
+    Fetching an org's tokens needs the partner integration token (unexpired), and registering a
+    data source needs approved domains and schemas; an app missing one would fail at step 3/4.
+    """
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    usable, unusable = [], []
+    for app in ServiceApp.objects.order_by("name"):
+        expires = app.integration_token_expires_at
+        if not app.integration_token:
+            unusable.append((app, "no partner integration token on file"))
+        elif expires is not None and expires <= now:
+            unusable.append((app, "its partner integration token has expired"))
+        elif not app.valid_domains or not app.schema_ids:
+            unusable.append((app, "no approved domains or schemas"))
+        else:
+            usable.append(app)
+    return usable, unusable

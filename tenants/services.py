@@ -449,6 +449,105 @@ def org_onboard(
     return org
 
 
+# The onboarding wizard keeps its progress in the org row: step 2 creates the org `pending`,
+# step 3 fetches its tokens (-> `active`), so a half-finished wizard resumes from the org page.
+WIZARD_RESUMABLE = (Status.PENDING, Status.AUTHORIZED)
+
+
+@transaction.atomic
+def org_onboarding_start(
+    *,
+    app: ServiceApp,
+    webex_org_id: str,
+    name: str,
+    region: str,
+    owner=None,
+    actor: Actor | None = None,
+) -> CustomerOrg:
+    """Wizard step 2: record the org as `pending` before anything is asked of Webex.
+
+    Starting again for an org that is still pending or authorized (a wizard left half-way)
+    updates that row instead of refusing, so nobody is stuck on their own earlier attempt.
+    """
+    org_uuid = parse_org_id(webex_org_id)
+    org = (
+        CustomerOrg.objects.select_for_update()
+        .filter(service_app=app, webex_org_id=org_uuid)
+        .first()
+    )
+    if org is not None and org.status not in WIZARD_RESUMABLE:
+        state = org.get_status_display()
+        raise ValidationError(
+            {"webex_org_id": f"This org is already onboarded as “{org.name}” ({state})."}
+        )
+    before = None if org is None else {"name": org.name, "region": org.region}
+    org = org or CustomerOrg(service_app=app, webex_org_id=org_uuid, status=Status.PENDING)
+    org.name, org.region, org.owner = name.strip(), region, owner
+    org.full_clean()
+    org.save()
+    audit_record(
+        action=Action.ORG_ONBOARDING_STARTED,
+        summary=f"Started onboarding {org.name} with {app.name}",
+        actor=actor,
+        **_org_target(org),
+        changes=changes(
+            before or {"status": None},
+            {"name": org.name, "region": org.region}
+            | ({"status": org.status} if before is None else {}),
+        ),
+    )
+    return org
+
+
+def org_onboarding_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> CustomerOrg:
+    """Wizard step 3: fetch the org's tokens and take the authorization snapshot; the org
+    becomes `active`. When Webex refuses, the org stays as it was (the failure is audited) and
+    `WebexRefused` carries a reason staff can act on, so they can retry after the admin acts."""
+    if org.status not in WIZARD_RESUMABLE:
+        raise IllegalTransition(
+            f"{org.name} is {org.get_status_display().lower()}: its tokens are not fetched here."
+        )
+    app = org.service_app
+    try:
+        pair = _fetch_tokens(app, org.webex_org_id)
+    except WebexError as exc:
+        audit_record_failure(
+            action=Action.ORG_ONBOARDED,
+            summary=f"Fetching tokens for {org.name} refused by Webex",
+            actor=actor,
+            **_org_target(org),
+            error=str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise WebexRefused(explain(exc), exc) from exc
+    snapshot = _snapshot(app, webex_client_for(app), org.webex_org_id)
+    now = timezone.now()
+    with transaction.atomic():
+        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        if org.status not in WIZARD_RESUMABLE:  # changed meanwhile (webhook, offboarding)
+            raise IllegalTransition(f"{org.name} became {org.get_status_display().lower()}.")
+        before = org.status
+        _apply_snapshot(org, app, snapshot, now)
+        if org.status == Status.PENDING:
+            org_transition(org, Status.AUTHORIZED)
+        org_transition(org, Status.ACTIVE)
+        org.full_clean()
+        _save_with_tokens(
+            org,
+            pair,
+            now=now,
+            before=before,
+            action=Action.ORG_ONBOARDED,
+            summary=f"Onboarded {org.name} and fetched its tokens",
+            actor=actor,
+            extra_changes={
+                "authorized_domains": {"before": None, "after": org.authorized_domains},
+                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
+            },
+        )
+    return org
+
+
 def _apply_snapshot(org: CustomerOrg, app: ServiceApp, snapshot: dict, now: dt.datetime) -> None:
     org.authorized_at = snapshot.get("authorized_at") or now
     org.authorized_by = snapshot.get("authorized_by", "")

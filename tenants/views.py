@@ -2,6 +2,7 @@
 the outcome; the rules live in `tenants.services`."""
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -168,6 +169,8 @@ def org_offboard_resume(request, public_id: uuid.UUID):
     if org.status == Status.OFFBOARDING:
         tasks.offboard_org.delay_on_commit(org.pk)
         messages.info(request, f"Resumed offboarding {org.name}.")
+    else:
+        messages.info(request, f"{org.name} is not being offboarded: nothing to resume.")
     return redirect("tenants:org_detail", public_id=org.public_id)
 
 
@@ -175,7 +178,24 @@ def org_offboard_resume(request, public_id: uuid.UUID):
 @require_GET
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def serviceapp_list(request):
-    return render(request, "tenants/serviceapp_list.html", {"apps": selectors.serviceapp_list()})
+    search = request.GET.get("q", "").strip()
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort.removeprefix("-") in selectors.SERVICEAPP_SORTS else "name"
+    page = Paginator(selectors.serviceapp_list(search=search, sort=sort), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "tenants/serviceapp_list.html",
+        {
+            "page": page,
+            "apps": page.object_list,
+            "search": search,
+            "sort": sort,
+            "filter_query": urlencode({"q": search} if search else {}),
+            "page_query": urlencode({k: v for k, v in {"q": search, "sort": sort}.items() if v}),
+        },
+    )
 
 
 @require_GET

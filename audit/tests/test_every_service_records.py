@@ -130,6 +130,25 @@ def _org_tokens_fetch(world):
     assert services.org_tokens_fetch(org=org, actor=ACTOR)
 
 
+def _org_onboarding_start(world):
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    services.org_onboarding_start(
+        app=app, webex_org_id=world.org_id, name="Globex", region="us", actor=ACTOR
+    )
+
+
+def _org_onboarding_tokens_fetch(world):
+    from tenants import services
+
+    app, _ = _tenants(world, no_org=True)
+    org = services.org_onboarding_start(
+        app=app, webex_org_id=world.org_id, name="Globex", region="us", actor=ACTOR
+    )
+    assert services.org_onboarding_tokens_fetch(org=org, actor=ACTOR).status == "active"
+
+
 def _org_deauthorized(world):
     from tenants import services
 
@@ -291,6 +310,14 @@ CASES = {
     ),
     "tenants.services.org_onboard": (_org_onboard, Action.ORG_ONBOARDED),
     "tenants.services.org_tokens_paste": (_org_tokens_paste, Action.ORG_TOKENS_FETCHED),
+    "tenants.services.org_onboarding_start": (
+        _org_onboarding_start,
+        Action.ORG_ONBOARDING_STARTED,
+    ),
+    "tenants.services.org_onboarding_tokens_fetch": (
+        _org_onboarding_tokens_fetch,
+        Action.ORG_ONBOARDED,
+    ),
     "tenants.services.org_authorized": (_org_authorized, Action.ORG_AUTHORIZED),
     "tenants.services.org_tokens_fetch": (_org_tokens_fetch, Action.ORG_TOKENS_FETCHED),
     "tenants.services.org_deauthorized": (_org_deauthorized, Action.ORG_DEAUTHORIZED),
