@@ -38,7 +38,8 @@ def _ensure_role_groups() -> None:
 
     from django.apps import apps
 
-    importlib.import_module("accounts.migrations.0002_role_groups").create_groups(apps, None)
+    for migration in ("0002_role_groups", "0004_verifier_role"):
+        importlib.import_module(f"accounts.migrations.{migration}").create_groups(apps, None)
 
 
 def _client_for(persona: str, django_user_model) -> Client:
