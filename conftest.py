@@ -143,3 +143,29 @@ def webex_world(emulator, emulator_server):
         integration_token=token["accessToken"],
         control=emulator,
     )
+
+
+# --- The REST API: clients holding an API key of a role ---------------------------------------
+@pytest.fixture
+def api_client_for(db):
+    """`api_client_for("auditor")` -> a DRF test client sending a fresh API key of that role
+    (`client.key` holds the key, `client.api_key` its row). The cache that counts rate limits
+    is cleared first, so each test starts with a full allowance."""
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+
+    from accounts.services import apikey_create
+
+    cache.clear()
+    _ensure_role_groups()
+
+    def make(role: str, **kwargs) -> APIClient:
+        api_key, key = apikey_create(
+            name=f"{role} key", role=Role(role), actor=Actor.system("test-setup"), **kwargs
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        client.key, client.api_key = key, api_key
+        return client
+
+    return make
