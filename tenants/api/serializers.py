@@ -103,7 +103,8 @@ class OnboardSerializer(FormSerializer):
     def prepare(self, data: dict) -> dict:
         app = None
         with contextlib.suppress(ValueError):
-            app = ServiceApp.objects.filter(public_id=uuid.UUID(data.get("service_app") or "")).first()
+            app_id = uuid.UUID(data.get("service_app") or "")
+            app = ServiceApp.objects.filter(public_id=app_id).first()
         if data.get("service_app"):
             # An unknown id fails as the form's unknown choice does, with the form's message.
             data["service_app"] = str(app.pk) if app else "-1"
