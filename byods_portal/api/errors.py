@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -77,6 +79,11 @@ def _webex(exc: WebexError, message: str) -> Response:
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    # Django's own 404/403 as DRF's, so they carry DRF's codes (as DRF's handler does).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, DjangoValidationError):  # a service's rule, naming its field
         if hasattr(exc, "error_dict"):
             return _validation({k: list(v) for k, v in exc.message_dict.items()})

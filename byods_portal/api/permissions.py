@@ -18,9 +18,14 @@ class HasPortalPerm(BasePermission):
     message = "Your role does not allow this."
 
     def has_permission(self, request, view) -> bool:
-        perm = required_perm(view, request)
         user = request.user
-        return bool(perm and user and user.is_authenticated and user.has_perm(perm))
+        if not (user and user.is_authenticated):
+            return False
+        action_map = getattr(view, "action_map", None)
+        if action_map is not None and request.method.lower() not in action_map:
+            return True  # no such action: the view answers 405 Method Not Allowed
+        perm = required_perm(view, request)
+        return bool(perm and user.has_perm(perm))
 
 
 class CanReadApiSchema(BasePermission):
