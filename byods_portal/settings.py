@@ -242,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Everything staff do in the portal, for automation. Authenticate with an API key "
         "(`Authorization: Bearer byods_…`, created by an operator under Staff → API keys) or a "
-        "signed-in session. Errors: `{\"error\": {\"code\", \"message\", \"fields\"}}`."
+        'signed-in session. Errors: `{"error": {"code", "message", "fields"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -32,6 +32,7 @@ ALWAYS = {
     "400": "Invalid input: `fields` names each bad field and the rule it broke.",
     "401": "No credentials, or an invalid, revoked or expired API key.",
     "403": "The role of the key or user does not allow this.",
+    "404": "No such object (or it was deleted), or no such page of a list.",
     "429": "Too many requests for this API key: wait `Retry-After` seconds.",
 }
 WRITES = {
@@ -47,8 +48,6 @@ class PortalAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         extra = dict(ALWAYS)
-        if "{" in self.path:
-            extra["404"] = "No such object (or it was deleted)."
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             extra |= WRITES
         for code, description in extra.items():

@@ -28,7 +28,7 @@ def app_api_modules() -> list[str]:
     return found
 
 
-v1 = [path("health/", HealthViewSet.as_view({"get": "list"}), name="health")]
+v1 = [path("health/", HealthViewSet.as_view({"get": "check"}), name="health")]
 for module in app_api_modules():
     v1 += import_module(module).urlpatterns
 

@@ -50,7 +50,7 @@ HealthSerializer = inline_serializer(
 
 
 class HealthViewSet(PortalViewSet):
-    perms = {"list": Perm.VIEW_PORTAL}
+    perms = {"check": Perm.VIEW_PORTAL}
     filter_backends = []
     pagination_class = None
 
@@ -74,7 +74,7 @@ class HealthViewSet(PortalViewSet):
         ],
         tags=["health"],
     )
-    def list(self, request):
+    def check(self, request):
         checks = run_checks()
         ok = all(c.ok for c in checks)
         data = {"status": "ok" if ok else "down", "checks": {c.name: c.as_dict() for c in checks}}

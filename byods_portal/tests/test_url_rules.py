@@ -85,9 +85,7 @@ def test_auditors_can_change_nothing(auditor_client, name, path):
     assert AuditEvent.objects.count() == before
 
 
-API_ROUTES = [
-    (name, entry) for name, route, entry in iter_patterns() if name.startswith("api:")
-]
+API_ROUTES = [(name, entry) for name, route, entry in iter_patterns() if name.startswith("api:")]
 
 
 @pytest.mark.parametrize(("name", "entry"), API_ROUTES, ids=[n for n, _ in API_ROUTES])

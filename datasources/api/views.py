@@ -104,9 +104,7 @@ class DataSourceViewSet(PortalViewSet):
         summary="List data sources",
         description="Filters as on the Data sources page: `q`, `org`, `status`, `health`, `sort`.",
         tags=["data sources"],
-        examples=[
-            _ex("page", DS_EXAMPLE)
-        ],
+        examples=[_ex("page", DS_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

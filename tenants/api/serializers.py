@@ -15,7 +15,7 @@ from ..models import CustomerOrg, OrgToken, Region, ServiceApp
 
 class ServiceAppSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    org_count = serializers.IntegerField(read_only=True, required=False)
+    org_count = serializers.SerializerMethodField()
 
     class Meta:
         model = ServiceApp
@@ -32,6 +32,10 @@ class ServiceAppSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_org_count(self, app: ServiceApp) -> int:
+        counted = getattr(app, "org_count", None)  # annotated by the list's selector
+        return app.orgs.count() if counted is None else counted
 
 
 class TokenStatusSerializer(serializers.ModelSerializer):

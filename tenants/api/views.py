@@ -86,9 +86,7 @@ class ServiceAppViewSet(PortalViewSet):
     @extend_schema(
         summary="List Service Apps",
         tags=["service apps"],
-        examples=[
-            _example("page", APP_EXAMPLE)
-        ],
+        examples=[_example("page", APP_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -124,9 +122,7 @@ class OrgViewSet(PortalViewSet):
         summary="List customer orgs",
         description="Filters as on the Orgs page: `q` (name or Webex org UUID), `status`, `sort`.",
         tags=["orgs"],
-        examples=[
-            _example("page", ORG_EXAMPLE)
-        ],
+        examples=[_example("page", ORG_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
