@@ -235,7 +235,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "byods_portal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "byods_portal.api.errors.api_exception_handler",
     "DEFAULT_METADATA_CLASS": None,  # no OPTIONS introspection
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "BYODS portal API",

@@ -5,6 +5,7 @@ from django.http import Http404, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -103,8 +104,6 @@ class AuditEventViewSet(PortalViewSet):
     def export(self, request):
         flt = self.filterset_class(request.query_params, queryset=self.get_queryset())
         if not flt.is_valid():
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError(flt.errors)
         used = {k: v for k, v in request.query_params.items() if v}
         with transaction.atomic():

@@ -175,3 +175,10 @@ def test_no_response_carries_a_secret(api_client_for, client_for, webex_world, s
     for secret in secrets:
         assert not any(secret in body for body in bodies), secret[:6]
     assert any(json.loads(b).get("count") for b in bodies if b.startswith('{"count"'))
+
+
+def test_each_app_joins_the_api_with_its_api_urls_module():
+    from byods_portal.api.urls import app_api_modules
+
+    # accounts/api/ holds the key authentication but no endpoints; third-party apps never count
+    assert app_api_modules() == ["audit.api.urls", "tenants.api.urls", "datasources.api.urls"]
