@@ -149,14 +149,14 @@ def webex_world(emulator, emulator_server):
 @pytest.fixture
 def api_client_for(db):
     """`api_client_for("auditor")` -> a DRF test client sending a fresh API key of that role
-    (`client.key` holds the key, `client.api_key` its row). The cache that counts rate limits
-    is cleared first, so each test starts with a full allowance."""
-    from django.core.cache import cache
+    (`client.key` holds the key, `client.api_key` its row). Rate limits are counted per key,
+    so each fresh key starts with a full allowance: the cache is reset by never reusing a
+    counter, not by flushing it (under `make test` the cache shares its Redis database with
+    the Celery broker, and a flush would drop queued tasks)."""
     from rest_framework.test import APIClient
 
     from accounts.services import apikey_create
 
-    cache.clear()
     _ensure_role_groups()
 
     def make(role: str, **kwargs) -> APIClient:

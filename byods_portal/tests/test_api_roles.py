@@ -89,9 +89,6 @@ def test_an_api_key_may_do_what_its_role_may(api_client_for, role, name, method)
 @pytest.mark.parametrize("persona", ["operator", "onboarding", "auditor", "norole"])
 @pytest.mark.parametrize(("name", "method"), CASES)
 def test_a_signed_in_user_may_do_what_their_role_may(client_for, persona, name, method):
-    from django.core.cache import cache
-
-    cache.clear()
     client = client_for(persona)
     kwargs = {"content_type": "application/json"} if method != "get" else {}
     response = getattr(client, method)(_path(name), **kwargs)
