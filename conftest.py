@@ -38,7 +38,8 @@ def _ensure_role_groups() -> None:
 
     from django.apps import apps
 
-    importlib.import_module("accounts.migrations.0002_role_groups").create_groups(apps, None)
+    for migration in ("0002_role_groups", "0004_verifier_role"):
+        importlib.import_module(f"accounts.migrations.{migration}").create_groups(apps, None)
 
 
 def _client_for(persona: str, django_user_model) -> Client:
@@ -142,3 +143,29 @@ def webex_world(emulator, emulator_server):
         integration_token=token["accessToken"],
         control=emulator,
     )
+
+
+# --- The REST API: clients holding an API key of a role ---------------------------------------
+@pytest.fixture
+def api_client_for(db):
+    """`api_client_for("auditor")` -> a DRF test client sending a fresh API key of that role
+    (`client.key` holds the key, `client.api_key` its row). Rate limits are counted per key,
+    so each fresh key starts with a full allowance: the cache is reset by never reusing a
+    counter, not by flushing it (under `make test` the cache shares its Redis database with
+    the Celery broker, and a flush would drop queued tasks)."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import apikey_create
+
+    _ensure_role_groups()
+
+    def make(role: str, **kwargs) -> APIClient:
+        api_key, key = apikey_create(
+            name=f"{role} key", role=Role(role), actor=Actor.system("test-setup"), **kwargs
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        client.key, client.api_key = key, api_key
+        return client
+
+    return make

@@ -12,6 +12,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Service Apps", "tenants:serviceapp_list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
     ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
+    ("API keys", "accounts:apikey_list", Perm.MANAGE_STAFF),
 ]
 
 

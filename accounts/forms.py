@@ -1,6 +1,10 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from byods_portal.forms import PortalFormMixin
+
+from .roles import Role
+
 
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, worded for e-mail logins (which are stored lower-case)."""
@@ -13,3 +17,26 @@ class SignInForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+
+class ApiKeyForm(PortalFormMixin, forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What uses the key, e.g. “provisioning pipeline”."
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        help_text="The key may do exactly what this role may do in the portal. "
+        "The verifier role may only verify JWS.",
+    )
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Leave empty for a key that lasts until revoked.",
+    )
+
+
+class ApiKeyRevokeForm(PortalFormMixin, forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the audit trail."
+    )

@@ -1,6 +1,10 @@
-from django.db import models
+import uuid
 
-from .roles import CAPABILITIES
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .roles import CAPABILITIES, Role
 
 
 class Capability(models.Model):
@@ -17,3 +21,45 @@ class Capability(models.Model):
 
     def __str__(self) -> str:
         return "portal capability"
+
+
+class ApiKey(models.Model):
+    """A machine's credential for the REST API, acting with one role.
+
+    The secret is shown once, at creation, and only its SHA-256 digest is stored. The visible
+    `prefix` (`byods_` + a short random id) names the key in lists, logs and the audit trail and
+    is how a presented key finds its row; the rest of the secret is never stored or logged.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=32, unique=True, editable=False)
+    # SHA-256 of the whole key, hex. A fast hash is right here, unlike for passwords: the secret
+    # part carries 256 random bits, so no dictionary or brute-force attack on a leaked digest
+    # is feasible, and a slow hash would only make every API request slower.
+    secret_hash = models.CharField(max_length=64, editable=False)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -14,6 +14,8 @@ class Role(models.TextChoices):
     OPERATOR = "operator", "Operator"
     ONBOARDING = "onboarding", "Onboarding / customer success"
     AUDITOR = "auditor", "Auditor"
+    # Machines only (API keys): checks the JWS Webex presents, and nothing else.
+    VERIFIER = "verifier", "JWS verifier (API keys only)"
 
 
 class Perm:
@@ -26,6 +28,7 @@ class Perm:
     VIEW_AUDIT = "accounts.view_audit"
     EXPORT_AUDIT = "accounts.export_audit"
     MANAGE_STAFF = "accounts.manage_staff"
+    VERIFY_JWS = "accounts.verify_jws"
 
 
 # codename -> human description; the Capability model declares exactly these.
@@ -37,13 +40,25 @@ CAPABILITIES: dict[str, str] = {
     "view_audit": "Read the audit trail",
     "export_audit": "Export the audit trail as CSV",
     "manage_staff": "Manage staff accounts and API keys",
+    "verify_jws": "Verify the JWS Webex presents (API keys of the verifier role)",
 }
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.OPERATOR: frozenset(CAPABILITIES),
     Role.ONBOARDING: frozenset({"view_portal", "onboard_orgs", "edit_datasources"}),
     Role.AUDITOR: frozenset({"view_portal", "view_audit", "export_audit"}),
+    Role.VERIFIER: frozenset({"verify_jws"}),
 }
+
+#: Roles a staff account (a person who signs in) may hold; the others are for API keys only.
+STAFF_ROLES = (Role.OPERATOR, Role.ONBOARDING, Role.AUDITOR)
+
+
+def role_has_perm(role: str, perm: str) -> bool:
+    """Whether `role` grants `perm` (an `app_label.codename` from `Perm`): how an API key,
+    which acts with a role rather than as a user, is checked against the same names."""
+    app_label, _, codename = perm.partition(".")
+    return app_label == "accounts" and codename in ROLE_CAPABILITIES.get(role, frozenset())
 
 
 def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:

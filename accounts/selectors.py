@@ -2,6 +2,9 @@
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import ApiKey
 
 STAFF_SORTS = ("username", "last_login", "date_joined")
 
@@ -17,3 +20,14 @@ def staff_list(*, search: str = "", sort: str = "username") -> QuerySet:
             | Q(email__icontains=search)
         )
     return users
+
+
+def apikey_list() -> QuerySet[ApiKey]:
+    return ApiKey.objects.select_related("created_by", "revoked_by").order_by("-created_at", "-pk")
+
+
+def apikey_get(public_id) -> ApiKey:
+    key = ApiKey.objects.filter(public_id=public_id).first()
+    if key is None:
+        raise Http404("No such API key")
+    return key

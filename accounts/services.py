@@ -1,5 +1,7 @@
 """Writes for staff accounts."""
 
+import datetime as dt
+import hashlib
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -8,12 +10,16 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from audit.context import Actor
 from audit.services import audit_record
 from audit.vocabulary import Action
 
-from .roles import Role
+from .models import ApiKey
+from .roles import STAFF_ROLES, Role
+
+API_KEY_PREFIX = "byods_"
 
 
 def generate_password() -> str:
@@ -35,6 +41,8 @@ def staff_user_create(
     The e-mail address is the login name. Raises ValidationError naming the field when the
     address is invalid or taken, or the password too weak.
     """
+    if role not in STAFF_ROLES:
+        raise ValidationError({"role": f"The {role.label} role is for API keys, not staff."})
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -66,3 +74,92 @@ def staff_user_create(
         changes={"role": {"before": None, "after": role.value}},
     )
     return user, password
+
+
+# ------------------------------------------------------------------------- API keys
+def apikey_hash(key: str) -> str:
+    """The stored form of an API key (see `ApiKey.secret_hash` for why SHA-256 suffices)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def apikey_create(
+    *,
+    name: str,
+    role: Role | str,
+    created_by: AbstractUser | None = None,
+    expires_at: dt.datetime | None = None,
+    actor: Actor | None = None,
+) -> tuple[ApiKey, str]:
+    """Create an API key; returns the row and the key itself, which is never available again.
+
+    The key is `byods_<id>_<secret>`: `<id>` (8 random characters) is its public prefix,
+    `<secret>` 32 random bytes. Only the SHA-256 of the whole key is stored.
+    """
+    errors = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "Name the key after what uses it (e.g. “provisioning pipeline”)."
+    if role not in Role.values:
+        errors["role"] = f"Choose one of: {', '.join(Role.values)}."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry must be in the future (or leave it empty)."
+    if errors:
+        raise ValidationError(errors)
+    prefix = f"{API_KEY_PREFIX}{secrets.token_hex(4)}"
+    key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey(
+        name=name,
+        prefix=prefix,
+        secret_hash=apikey_hash(key),
+        role=Role(role),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    api_key.full_clean()
+    api_key.save()
+    audit_record(
+        action=Action.APIKEY_CREATED,
+        summary=f"Created API key {prefix} “{name}” ({Role(role).label})",
+        actor=actor,
+        target_type="apikey",
+        target_id=api_key.public_id,
+        target_label=prefix,
+        changes={
+            "role": {"before": None, "after": api_key.role},
+            "expires_at": {"before": None, "after": expires_at},
+        },
+    )
+    return api_key, key
+
+
+@transaction.atomic
+def apikey_revoke(
+    *,
+    api_key: ApiKey,
+    reason: str,
+    revoked_by: AbstractUser | None = None,
+    actor: Actor | None = None,
+) -> ApiKey:
+    """Revoke a key for good: it is refused from the next request on. Revoking twice is a no-op."""
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ValidationError({"reason": "Give a reason (at least 5 characters)."})
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is not None:
+        return api_key
+    api_key.revoked_at = timezone.now()
+    api_key.revoked_by = revoked_by
+    api_key.full_clean()
+    api_key.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        action=Action.APIKEY_REVOKED,
+        summary=f"Revoked API key {api_key.prefix} “{api_key.name}”",
+        actor=actor,
+        target_type="apikey",
+        target_id=api_key.public_id,
+        target_label=api_key.prefix,
+        reason=reason,
+        changes={"revoked_at": {"before": None, "after": api_key.revoked_at}},
+    )
+    return api_key

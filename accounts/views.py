@@ -1,10 +1,18 @@
+import uuid
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
+from byods_portal.forms import add_service_errors
+
+from . import selectors, services
+from .forms import ApiKeyForm, ApiKeyRevokeForm
 from .roles import Perm, user_role
 from .selectors import STAFF_SORTS
 from .selectors import staff_list as select_staff
@@ -30,3 +38,54 @@ def staff_list(request):
             "page_query": urlencode({k: v for k, v in {"q": search, "sort": sort}.items() if v}),
         },
     )
+
+
+# ------------------------------------------------------------------------- API keys
+@require_GET
+@permission_required(Perm.MANAGE_STAFF, raise_exception=True)
+def apikey_list(request):
+    page = Paginator(selectors.apikey_list(), 50).get_page(request.GET.get("page"))
+    return render(request, "accounts/apikey_list.html", {"page": page, "now": timezone.now()})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.MANAGE_STAFF, raise_exception=True)
+def apikey_create(request):
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            api_key, key = services.apikey_create(
+                name=d["name"], role=d["role"], expires_at=d["expires_at"], created_by=request.user
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            # Rendered, not redirected: the key exists only in this one response.
+            response = render(
+                request, "accounts/apikey_created.html", {"api_key": api_key, "key": key}
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return render(request, "accounts/apikey_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.MANAGE_STAFF, raise_exception=True)
+def apikey_revoke(request, public_id: uuid.UUID):
+    api_key = selectors.apikey_get(public_id)
+    if api_key.revoked_at:
+        messages.info(request, f"{api_key.prefix} is already revoked.")
+        return redirect("accounts:apikey_list")
+    form = ApiKeyRevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.apikey_revoke(
+                api_key=api_key, reason=form.cleaned_data["reason"], revoked_by=request.user
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Revoked {api_key.prefix} “{api_key.name}”.")
+            return redirect("accounts:apikey_list")
+    return render(request, "accounts/apikey_revoke.html", {"api_key": api_key, "form": form})

@@ -1,10 +1,8 @@
 """Audit trail pages: the filtered log, timelines, one event, and the streamed CSV export."""
 
-import csv
 import json
 import re
 import uuid
-from collections.abc import Iterator
 
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
@@ -15,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.roles import Perm
 
+from .export import csv_rows
 from .forms import AuditFilterForm
 from .models import AuditEvent
 from .selectors import AuditFilter, audit_events, audit_page
@@ -22,26 +21,6 @@ from .services import audit_record
 from .vocabulary import Action
 
 PAGE_SIZE = 50
-CSV_COLUMNS = [
-    "occurred_at",
-    "public_id",
-    "actor_type",
-    "actor",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "org_id",
-    "summary",
-    "reason",
-    "outcome",
-    "error",
-    "tracking_id",
-    "correlation_id",
-    "changes",
-    "prev_hash",
-    "hash",
-]
 
 
 def _cursor(request, name: str) -> int | None:
@@ -144,31 +123,6 @@ def event_detail(request, public_id: uuid.UUID):
     )
 
 
-class _Echo:
-    """A file-like object whose write returns the line: lets csv.writer feed a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a cell starting with = + - @ is text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_rows(events) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for event in events.iterator(chunk_size=2000):
-        row = {
-            **{c: getattr(event, c) for c in CSV_COLUMNS if c != "changes"},
-            "occurred_at": event.occurred_at.isoformat(),
-            "changes": json.dumps(event.changes, sort_keys=True),
-        }
-        yield writer.writerow([_csv_safe(row[c]) for c in CSV_COLUMNS])
-
-
 @require_GET
 @permission_required(Perm.EXPORT_AUDIT, raise_exception=True)
 def audit_export(request):
@@ -184,6 +138,6 @@ def audit_export(request):
             summary="Exported the audit trail as CSV" + (f" (filter {used})" if used else ""),
             changes={"filter": {"before": None, "after": used}},
         )
-    response = StreamingHttpResponse(_csv_rows(audit_events(flt)), content_type="text/csv")
+    response = StreamingHttpResponse(csv_rows(audit_events(flt)), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
     return response

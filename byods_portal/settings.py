@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
     "accounts",
     "audit",
     "tenants",
@@ -202,6 +206,55 @@ CELERY_BEAT_SCHEDULE: dict = {
     "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
+}
+
+# --- Cache: Redis when REDIS_URL is set (shared by all web processes), else local memory -----
+# The API's per-key rate limits count here.
+_redis_url = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
+        if _redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- REST API (/api/v1/): API keys or the session, one error format, per-key rate limit -----
+PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="600/min")
+REST_FRAMEWORK = {
+    # The key comes first so an unauthenticated request gets 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["byods_portal.api.permissions.HasPortalPerm"],
+    "DEFAULT_THROTTLE_CLASSES": ["byods_portal.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "byods_portal.api.pagination.PortalPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "byods_portal.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "byods_portal.api.errors.api_exception_handler",
+    "DEFAULT_METADATA_CLASS": None,  # no OPTIONS introspection
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BYODS portal API",
+    "DESCRIPTION": (
+        "Everything staff do in the portal, for automation. Authenticate with an API key "
+        "(`Authorization: Bearer byods_…`, created by an operator under Staff → API keys) or a "
+        'signed-in session. Errors: `{"error": {"code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["byods_portal.api.permissions.CanReadApiSchema"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"OffboardModeEnum": "tenants.models.CustomerOrg.OffboardMode"},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Webex -----------------------------------------------------------------------------------

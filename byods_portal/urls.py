@@ -24,6 +24,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
+    path("api/", include(("byods_portal.api.urls", "api"))),
     path("", include("tenants.urls")),
     path("", include("datasources.urls")),
     path("admin/", admin.site.urls),

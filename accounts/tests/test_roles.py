@@ -12,11 +12,17 @@ from audit.context import Actor
 SETUP = Actor.system("test-setup")
 
 groups_migration = importlib.import_module("accounts.migrations.0002_role_groups")
+verifier_migration = importlib.import_module("accounts.migrations.0004_verifier_role")
 
 
-def test_the_migration_creates_the_groups_the_role_table_describes():
-    assert {r.value: set(c) for r, c in ROLE_CAPABILITIES.items()} == groups_migration.ROLES
-    assert groups_migration.CAPABILITIES == CAPABILITIES
+def test_the_migrations_create_the_groups_the_role_table_describes():
+    added = verifier_migration.ROLES
+    roles = {
+        r: groups_migration.ROLES.get(r, set()) | added.get(r, set())
+        for r in groups_migration.ROLES | added
+    }
+    assert {r.value: set(c) for r, c in ROLE_CAPABILITIES.items()} == roles
+    assert groups_migration.CAPABILITIES | verifier_migration.CAPABILITIES == CAPABILITIES
 
 
 @pytest.mark.django_db

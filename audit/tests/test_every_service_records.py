@@ -23,6 +23,7 @@ SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 # Functions in services modules that do not change state by themselves.
 EXEMPT = {
     "accounts.services.generate_password": "returns a random string",
+    "accounts.services.apikey_hash": "a digest",
     "tenants.services.webex_client_for": "builds a client",
     "tenants.services.org_transition": "in-memory check used inside the audited services",
     "tenants.services.explain": "formats an error",
@@ -295,8 +296,22 @@ def _drift_resolve(world):
     drift_resolve(finding=DriftFinding.objects.get(), resolution="adopt", actor=ACTOR)
 
 
+def _apikey(world):
+    from accounts.services import apikey_create
+
+    return apikey_create(name="pipeline", role=Role.OPERATOR, actor=ACTOR)[0]
+
+
+def _apikey_revoke(world):
+    from accounts.services import apikey_revoke
+
+    apikey_revoke(api_key=_apikey(world), reason="rotated out", actor=ACTOR)
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
+    "accounts.services.apikey_create": (_apikey, Action.APIKEY_CREATED),
+    "accounts.services.apikey_revoke": (_apikey_revoke, Action.APIKEY_REVOKED),
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
     "tenants.services.serviceapp_create": (_serviceapp_create, Action.SERVICEAPP_CREATED),
     "tenants.services.serviceapp_register_webhooks": (

@@ -16,13 +16,16 @@ KNOWN_SECRET_FIELDS = {
     ("tenants", "serviceapp", "webhook_secret"),
     ("tenants", "orgtoken", "access_token"),
     ("tenants", "orgtoken", "refresh_token"),
+    ("accounts", "apikey", "secret_hash"),
 }
 # Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
-# (password) or opaque session data, which Django protects its own way.
+# (password) or opaque session data, which Django protects its own way. API keys are hashed
+# like passwords: the portal never needs them back, only to recognise them.
 DJANGO_OWN = {
     ("auth", "user", "password"),
     ("sessions", "session", "session_key"),
     ("sessions", "session", "session_data"),
+    ("accounts", "apikey", "secret_hash"),
 }
 
 

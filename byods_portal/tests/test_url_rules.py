@@ -1,7 +1,10 @@
 """Rules over every URL the project serves, generated from the URL configuration.
 
 A new page is covered the moment it is routed: it must require login (unless listed as public)
-and must refuse every write from an auditor.
+and must refuse every write from an auditor. API routes (under /api/, except the two
+documentation pages people open in a browser) authenticate themselves: without credentials
+they answer 401 in the API's error format instead of redirecting to the sign-in page, and
+each of their actions must name the permission it needs.
 """
 
 import uuid
@@ -12,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {"login", "healthz"}
 SIGNED = {"webex_webhook"}  # no login: authenticated by the Webex HMAC signature instead
 SIGN_OUT = {"logout"}  # ends the caller's own session; changes no data
+API_PAGES = {"api:docs", "api:redoc"}  # HTML for people: behind the sign-in like every page
 
 
 def iter_patterns(resolver=None, prefix="", namespace=""):
@@ -58,6 +62,11 @@ def test_every_page_requires_login_unless_public(client, name, path):
         return
     if name in PUBLIC:
         assert response.status_code in (200, 503)
+    elif path.startswith("/api/") and name not in API_PAGES:
+        assert response.status_code == 401, path
+        if response["Content-Type"].startswith("application/json"):  # the schema answers YAML
+            assert response.json()["error"]["code"] == "not_authenticated"
+        assert response["WWW-Authenticate"].startswith("Bearer")
     else:
         assert response.status_code == 302 and response.url.startswith("/login/"), path
 
@@ -74,3 +83,26 @@ def test_auditors_can_change_nothing(auditor_client, name, path):
         response = getattr(auditor_client, method)(path)
         assert response.status_code in (403, 404, 405), (method, path, response.status_code)
     assert AuditEvent.objects.count() == before
+
+
+API_ROUTES = [(name, entry) for name, route, entry in iter_patterns() if name.startswith("api:")]
+
+
+@pytest.mark.parametrize(("name", "entry"), API_ROUTES, ids=[n for n, _ in API_ROUTES])
+def test_every_api_action_names_its_permission(name, entry):
+    """A new endpoint without a permission rule fails here (and would refuse everyone)."""
+    from rest_framework.permissions import AllowAny
+
+    from accounts.roles import Perm
+
+    view = entry.callback
+    if name in API_PAGES or name == "api:schema":
+        return  # drf-spectacular's views: SERVE_PERMISSIONS, and the sign-in for the pages
+    actions = getattr(view, "actions", None)
+    assert actions, f"{name}: API views are viewsets mapping methods to named actions"
+    assert view.login_required is False, name
+    perms = view.cls.perms
+    known = {v for k, v in vars(Perm).items() if k.isupper()}
+    for action in actions.values():
+        assert perms.get(action) in known, f"{name}: action {action!r} names no Perm"
+    assert AllowAny not in view.cls.permission_classes, name

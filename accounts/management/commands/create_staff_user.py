@@ -3,7 +3,7 @@ import getpass
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import Role
+from accounts.roles import STAFF_ROLES, Role
 from accounts.services import staff_user_create
 from audit.context import Actor
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email")
-        parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+        parser.add_argument("--role", required=True, choices=[r.value for r in STAFF_ROLES])
         parser.add_argument("--name", default="", help="Full name shown in the portal.")
         parser.add_argument(
             "--password",

@@ -1,0 +1,47 @@
+"""The API root: /api/v1/ (every app's `api/urls.py`), the schema and its documentation.
+
+An app joins the API by adding `<app>/api/urls.py` with a `urlpatterns` list: it is found
+here, with no change to this file or to the project's urls.py.
+"""
+
+from importlib import import_module
+from importlib.util import find_spec
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from .views import HealthViewSet
+
+
+def app_api_modules() -> list[str]:
+    """`<app>.api.urls` of every installed project app that has one, in INSTALLED_APPS order."""
+    found = []
+    for config in apps.get_app_configs():
+        if not Path(config.path).is_relative_to(settings.BASE_DIR):
+            continue  # third-party apps never add endpoints to our API
+        if find_spec(f"{config.name}.api") and find_spec(f"{config.name}.api.urls"):
+            found.append(f"{config.name}.api.urls")
+    return found
+
+
+v1 = [path("health/", HealthViewSet.as_view({"get": "check"}), name="health")]
+for module in app_api_modules():
+    v1 += import_module(module).urlpatterns
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    # The schema authenticates like every endpoint (key or session); the two documentation
+    # pages are for people at a browser and sit behind the sign-in like every page.
+    path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
+    # (DRF marks its views login_not_required; these two are pages, so ask for the sign-in.)
+    path(
+        "docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"
+    ),
+    path(
+        "redoc/", login_required(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"
+    ),
+]

@@ -1,0 +1,265 @@
+"""API for data sources. Each action validates with the page's form, calls one service and
+answers; the rules live in `datasources.services` and `datasources.validation`."""
+
+import uuid
+
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from accounts.roles import Perm
+from byods_portal.api.errors import Conflict
+from byods_portal.api.schema import error_example
+from byods_portal.api.views import PortalViewSet
+from tenants import selectors as tenant_selectors
+from tenants.models import CustomerOrg
+
+from .. import selectors, services
+from ..forms import DataSourceForm
+from ..models import DataSource
+from .filters import DataSourceFilter
+from .serializers import (
+    DataSourceInputSerializer,
+    DataSourceSerializer,
+    DisableSerializer,
+    RegisterSerializer,
+    RotationResultSerializer,
+)
+
+Status = DataSource.Status
+DS_EXAMPLE = {
+    "id": "9d4f6b1e-2c3a-4b5d-8e7f-0a1b2c3d4e55",
+    "org": "0b7e3f5c-52a1-4c1e-8d7a-1e0c7c9a4b22",
+    "org_name": "Globex Retail",
+    "webex_id": "Y2lzY29zcGFyazovL3VzL0RBVEFTT1VSQ0UvOWQ0Zg",
+    "schema_id": "5397013b-7920-4ffc-807c-e8a3e0a18f43",
+    "url": "https://rx.byods.example.com/feed",
+    "audience": "byods-rx",
+    "subject": "globex-voice",
+    "token_lifetime_minutes": 60,
+    "status": "active",
+    "error_message": "",
+    "health": "healthy",
+    "token_expires_at": "2026-11-23T10:00:00Z",
+    "next_rotation_at": "2026-11-23T09:36:00Z",
+    "last_rotated_at": "2026-11-23T09:00:00Z",
+    "consecutive_failures": 0,
+    "last_error": "",
+    "last_tracking_id": "",
+    "missing_at_webex_since": None,
+    "maintenance_disable_at": None,
+    "maintenance_enable_at": None,
+    "maintenance_message": "",
+    "created_at": "2026-11-22T09:00:00Z",
+    "updated_at": "2026-11-23T09:00:00Z",
+    "version": 4,
+}
+INPUT_EXAMPLE = {
+    "schema_id": DS_EXAMPLE["schema_id"],
+    "url": DS_EXAMPLE["url"],
+    "audience": "byods-rx",
+    "subject": "globex-voice",
+    "token_lifetime_minutes": 60,
+}
+URL_ERROR = error_example(
+    "invalid",
+    "Check the fields: url.",
+    {"url": ["The URL must start with https:// (Webex only calls secure endpoints)."]},
+)
+
+
+def _ex(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
+    kind = {"response_only": True} if response else {"request_only": True}
+    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
+
+
+class DataSourceViewSet(PortalViewSet):
+    serializer_class = DataSourceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DataSourceFilter
+    perms = {
+        "list": Perm.VIEW_PORTAL,
+        "retrieve": Perm.VIEW_PORTAL,
+        "create": Perm.EDIT_DATASOURCES,
+        "update": Perm.EDIT_DATASOURCES,
+        "partial_update": Perm.EDIT_DATASOURCES,
+        "rotate": Perm.EDIT_DATASOURCES,
+        "disable": Perm.OPERATE,
+        "enable": Perm.OPERATE,
+        "destroy": Perm.OPERATE,
+    }
+
+    def get_queryset(self):
+        return selectors.datasource_list()
+
+    def _ds(self, id) -> DataSource:
+        return selectors.datasource_get_for_user(self.request.user, id)
+
+    def _answer(self, ds: DataSource, code: int = 200) -> Response:
+        return Response(self.get_serializer(self._ds(ds.public_id)).data, status=code)
+
+    @extend_schema(
+        summary="List data sources",
+        description="Filters as on the Data sources page: `q`, `org`, `status`, `health`, `sort`.",
+        tags=["data sources"],
+        examples=[_ex("page", DS_EXAMPLE)],
+    )
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="One data source", tags=["data sources"], examples=[_ex("ds", DS_EXAMPLE)]
+    )
+    def retrieve(self, request, id):
+        return Response(self.get_serializer(self._ds(id)).data)
+
+    @extend_schema(
+        summary="Register a data source at Webex",
+        description="Validated like the register page (same messages); the org must be active.",
+        tags=["data sources"],
+        request=RegisterSerializer,
+        responses={201: DataSourceSerializer},
+        examples=[
+            _ex("register", INPUT_EXAMPLE | {"org": DS_EXAMPLE["org"]}, 201, response=False),
+            _ex("registered", DS_EXAMPLE, 201),
+            URL_ERROR,
+        ],
+    )
+    def create(self, request):
+        org = self._org_from(request.data)
+        if org.status != CustomerOrg.Status.ACTIVE:
+            raise Conflict(
+                f"{org.name} is {org.get_status_display().lower()}: data sources can be "
+                "registered only for active orgs.",
+                "org_not_active",
+            )
+        payload = self._validated(request.data, org=org)
+        ds = services.datasource_register(org=org, **payload, actor=self.actor())
+        return self._answer(ds, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit a data source (full payload)",
+        description="Sent to Webex as the full payload with a new nonce, as the edit page does.",
+        tags=["data sources"],
+        request=DataSourceInputSerializer,
+        responses={200: DataSourceSerializer},
+        examples=[_ex("edit", INPUT_EXAMPLE, response=False), _ex("saved", DS_EXAMPLE), URL_ERROR],
+    )
+    def update(self, request, id):
+        ds = self._ds(id)
+        payload = self._validated(request.data, org=ds.org, current_schema_id=ds.schema_id)
+        ds = services.datasource_update(ds=ds, **payload, actor=self.actor())
+        return self._answer(ds)
+
+    @extend_schema(
+        summary="Edit some fields of a data source",
+        description="The fields not sent keep their values; then as the full edit.",
+        tags=["data sources"],
+        request=DataSourceInputSerializer(partial=True),
+        responses={200: DataSourceSerializer},
+        examples=[
+            _ex("edit", {"audience": "byods-rx-2"}, response=False),
+            _ex("saved", DS_EXAMPLE),
+        ],
+    )
+    def partial_update(self, request, id):
+        ds = self._ds(id)
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        current = {name: getattr(ds, name) for name in DataSourceForm.PAYLOAD}
+        sent = {name: request.data.get(name) for name in request.data}
+        payload = self._validated(current | sent, org=ds.org, current_schema_id=ds.schema_id)
+        ds = services.datasource_update(ds=ds, **payload, actor=self.actor())
+        return self._answer(ds)
+
+    @extend_schema(
+        summary="Disable a data source with a message",
+        description="Webex stops sending data to it and shows the message in Control Hub.",
+        tags=["data sources"],
+        request=DisableSerializer,
+        responses={200: DataSourceSerializer},
+        examples=[
+            _ex("disable", {"message": "Maintenance until 18:00 UTC"}, response=False),
+            _ex("disabled", DS_EXAMPLE | {"status": "disabled", "health": "disabled"}),
+        ],
+    )
+    def disable(self, request, id):
+        ds = self._ds(id)
+        if ds.status == Status.DISABLED:
+            raise Conflict(f"{ds.url} is already disabled.", "already_disabled")
+        serializer = DisableSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ds = services.datasource_disable(
+            ds=ds, message=serializer.validated_data["message"], actor=self.actor()
+        )
+        return self._answer(ds)
+
+    @extend_schema(
+        summary="Enable a disabled data source",
+        tags=["data sources"],
+        request=None,
+        responses={200: DataSourceSerializer},
+        examples=[_ex("enabled", DS_EXAMPLE)],
+    )
+    def enable(self, request, id):
+        ds = self._ds(id)
+        if ds.status == Status.ACTIVE:
+            raise Conflict(f"{ds.url} is already active.", "already_active")
+        return self._answer(services.datasource_enable(ds=ds, actor=self.actor()))
+
+    @extend_schema(
+        summary="Delete a data source at Webex",
+        description="Cannot be undone. The row and its nonce history stay for the audit trail.",
+        tags=["data sources"],
+        parameters=[
+            OpenApiParameter(
+                "reason",
+                str,
+                required=True,
+                description="Kept in the audit trail (at least 5 characters).",
+                examples=[OpenApiExample("reason", value="Customer cancelled the feed")],
+            )
+        ],
+        responses={204: None},
+    )
+    def destroy(self, request, id):
+        ds = self._ds(id)
+        services.datasource_delete(
+            ds=ds, reason=request.query_params.get("reason", ""), actor=self.actor()
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Rotate the JWS now",
+        description="Rotates at once (as the page's button does); `outcome` says what happened.",
+        tags=["data sources"],
+        request=None,
+        responses={200: RotationResultSerializer},
+        examples=[_ex("rotated", {"outcome": "rotated", "detail": "", "datasource": DS_EXAMPLE})],
+    )
+    def rotate(self, request, id):
+        ds = self._ds(id)
+        result = services.datasource_rotate(ds_id=ds.pk, force=True, actor=self.actor())
+        return Response(
+            RotationResultSerializer(
+                {"outcome": result.outcome, "detail": result.detail, "datasource": self._ds(id)}
+            ).data
+        )
+
+    # ---------------------------------------------------------------- helpers
+    def _org_from(self, data) -> CustomerOrg:
+        raw = data.get("org") if isinstance(data, dict) else None
+        if not raw:
+            raise serializers.ValidationError({"org": ["This field is required."]})
+        try:
+            return tenant_selectors.org_get_for_user(self.request.user, uuid.UUID(str(raw)))
+        except (ValueError, Http404):
+            raise serializers.ValidationError({"org": ["No such org."]}) from None
+
+    def _validated(self, data, **form_kwargs) -> dict:
+        serializer = DataSourceInputSerializer(data=data, context={"form_kwargs": form_kwargs})
+        serializer.is_valid(raise_exception=True)
+        return {name: serializer.validated_data[name] for name in DataSourceForm.PAYLOAD}
