@@ -21,8 +21,10 @@ def app_api_modules() -> list[str]:
     """`<app>.api.urls` of every installed project app that has one, in INSTALLED_APPS order."""
     found = []
     for config in apps.get_app_configs():
-        if not Path(config.path).is_relative_to(settings.BASE_DIR):
-            continue  # third-party apps never add endpoints to our API
+        # Project apps sit directly in BASE_DIR; third-party apps (even in a virtualenv
+        # inside the checkout, as `make` creates it) never add endpoints to our API.
+        if Path(config.path).parent != Path(settings.BASE_DIR):
+            continue
         if find_spec(f"{config.name}.api") and find_spec(f"{config.name}.api.urls"):
             found.append(f"{config.name}.api.urls")
     return found
