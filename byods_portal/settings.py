@@ -221,6 +221,8 @@ CACHES = {
 
 # --- REST API (/api/v1/): API keys or the session, one error format, per-key rate limit -----
 PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="600/min")
+# Receivers verify the JWS of every connection Webex opens: a separate, higher budget.
+PORTAL_JWS_VERIFY_RATE = env.str("PORTAL_JWS_VERIFY_RATE", default="6000/min")
 REST_FRAMEWORK = {
     # The key comes first so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [

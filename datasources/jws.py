@@ -573,7 +573,8 @@ def jws_verify_for_api(token: Any) -> tuple[int, dict[str, Any]]:
       "nonce": "current"|"pending"|"previous", "kid": ..., "claims": {...}}`
     - 400 `{"valid": false, "code": "malformed", "field": "token", "message": ...}` when the
       token is missing or not a string
-    - 401 `{"valid": false, "code": <Code>, "message": ...}`: the token is refused
+    - 200 `{"valid": false, "code": <Code>, "message": ...}`: the token is refused (the
+      call succeeded; 401 stays the answer for a bad API key)
     - 503 the same with `code: "keys_unavailable"` and `retryAfter` (seconds): the issuer's key
       set could not be fetched; the token may be fine, try again.
     """
@@ -587,7 +588,7 @@ def jws_verify_for_api(token: Any) -> tuple[int, dict[str, Any]]:
     try:
         verified = jws_verify(token)
     except Refusal as refusal:
-        status = _API_STATUS.get(refusal.code, 401)
+        status = _API_STATUS.get(refusal.code, 200)
         body: dict[str, Any] = {
             "valid": False,
             "code": refusal.code.value,

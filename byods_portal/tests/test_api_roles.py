@@ -23,8 +23,7 @@ EDIT = {"operator", "onboarding"}
 OPS = {"operator"}
 AUDIT = {"operator", "auditor"}
 
-# (url name, method) -> the roles allowed. The verifier role appears nowhere: it may only
-# verify JWS (POST /api/v1/jws/verify/, added with the verification library).
+# (url name, method) -> the roles allowed. The verifier role may only verify JWS.
 ALLOWED = {
     ("api:health", "get"): VIEW,
     ("api:schema", "get"): VIEW,
@@ -48,6 +47,7 @@ ALLOWED = {
     ("api:auditevent-list", "get"): AUDIT,
     ("api:auditevent-detail", "get"): AUDIT,
     ("api:auditevent-export", "get"): AUDIT,
+    ("api:jws-verify", "post"): {"operator", "verifier"},
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)

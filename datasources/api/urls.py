@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .jws import JwsVerifyViewSet
 from .views import DataSourceViewSet
 
 urlpatterns = [
@@ -30,4 +31,5 @@ urlpatterns = [
         DataSourceViewSet.as_view({"post": "rotate"}),
         name="datasource-rotate",
     ),
+    path("jws/verify/", JwsVerifyViewSet.as_view({"post": "verify"}), name="jws-verify"),
 ]

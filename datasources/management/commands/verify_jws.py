@@ -26,6 +26,6 @@ class Command(BaseCommand):
         # Verification is a read: no audit row is written (see datasources/jws.py).
         status, body = jws_verify_for_api(token)
         self.stdout.write(json.dumps(body, indent=2, sort_keys=True))
-        if status != 200:
+        if not body["valid"]:
             self.stderr.write(f"refused: {body['code']}: {body['message']}")
             sys.exit(1)
