@@ -86,9 +86,7 @@ class JwsVerifyViewSet(PortalViewSet):
         request=VerifyRequest,
         responses={200: VerifyResponse, 400: VerifyResponse, 503: VerifyResponse},
         examples=[
-            OpenApiExample(
-                "request", value={"token": "Bearer eyJraWQiOi..."}, request_only=True
-            ),
+            OpenApiExample("request", value={"token": "Bearer eyJraWQiOi..."}, request_only=True),
             OpenApiExample("accepted", value=ACCEPTED, response_only=True, status_codes=["200"]),
             OpenApiExample(
                 "refused",
