@@ -2,6 +2,7 @@
 the outcome; the rules live in `tenants.services`."""
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -43,6 +44,9 @@ def org_list(request):
             "search": search,
             "status": status,
             "sort": sort,
+            "page_query": urlencode(
+                {k: v for k, v in (("q", search), ("status", status), ("sort", sort)) if v}
+            ),
             "statuses": [(v, label, counts[v]) for v, label in Status.choices],
         },
     )
