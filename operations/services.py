@@ -411,7 +411,6 @@ def _finish(op_id: int) -> None:
             target_type="bulk_operation",
             target_id=op.public_id,
             target_label=str(op),
-            outcome="ok" if not op.failed else "failed",
         )
 
 

@@ -302,3 +302,53 @@ def test_bulk_offboard_orgs(org, sources, operator_user, emulator):
     assert {d["status"] for d in emulator.state()["dataSources"]} == {"disabled"}
     again = services.bulk_preview(kind=Kind.OFFBOARD, selection=selection)
     assert again.skipped == [("already offboarded", 1)]
+
+
+# ------------------------------------------------------------------------- tasks
+@pytest.mark.django_db
+def test_the_task_runs_every_chunk_until_done(sources, operator_user, emulator, settings):
+    from byods_portal.celery import app
+    from operations import tasks
+
+    settings.BULK_CHUNK_SIZE = 1
+    op = services.bulk_operation_start(
+        kind=Kind.ROTATE, selection=pick(*sources), user=operator_user
+    )
+    emulator.clear_requests_log()
+    app.conf.task_always_eager = True
+    try:
+        assert tasks.run(op.pk) is True  # the first chunk; the rest queued (here: eagerly)
+    finally:
+        app.conf.task_always_eager = False
+    op.refresh_from_db()
+    assert (op.state, op.succeeded) == ("done", 4)
+    assert len(emulator.requests_log(method="PUT")) == 4
+
+
+@pytest.mark.django_db
+def test_stalled_operations_are_queued_again(sources, operator_user, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from operations import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.run, "delay", queued.append)
+    fresh = services.bulk_operation_start(
+        kind=Kind.ROTATE, selection=pick(sources[0]), user=operator_user
+    )
+    stalled = services.bulk_operation_start(
+        kind=Kind.ROTATE, selection=pick(sources[1]), user=operator_user
+    )
+    held = services.bulk_operation_start(
+        kind=Kind.ROTATE, selection=pick(sources[2]), user=operator_user
+    )
+    old = timezone.now() - dt.timedelta(minutes=5)
+    BulkOperation.objects.filter(pk__in=[stalled.pk, held.pk]).update(created_at=old)
+    BulkOperation.objects.filter(pk=held.pk).update(
+        state="running", lease_until=timezone.now() + dt.timedelta(minutes=1)
+    )
+    assert tasks.resume_stalled() == 1
+    assert queued == [stalled.pk]
+    assert fresh.pk not in queued
