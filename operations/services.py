@@ -17,6 +17,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
@@ -50,7 +51,12 @@ KINDS: dict[str, tuple[str, str]] = {
 NEEDS_MESSAGE = "Disabling needs a message: the customer's admin sees it in Control Hub."
 SAMPLE_SIZE = 10
 CREATE_BATCH = 1000
-LEASE_SECONDS = 120
+
+
+def _lease() -> dt.timedelta:
+    """Longer than a task may live (its hard time limit), so two runners never overlap; a
+    lost runner's lease runs out soon after and `operations.resume_stalled` re-queues it."""
+    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
 def bulk_kind_allowed(user, kind: str) -> bool:
@@ -83,6 +89,27 @@ def _skip_reason(kind: str, target) -> str:
     if kind == Kind.ROTATE and target.missing_at_webex_since:
         return "gone at Webex (see the drift page)"
     return ""
+
+
+_FIELDS = {  # what _skip_reason and _label read: load only that for thousands of rows
+    TargetType.DATASOURCE: (
+        "public_id",
+        "url",
+        "status",
+        "deleted_at",
+        "missing_at_webex_since",
+        "org__name",
+        "org__status",
+    ),
+    TargetType.ORG: ("public_id", "name", "status"),
+}
+
+
+def _iter_targets(selection: Selection):
+    qs = bulk_targets(selection)
+    if selection.target_type == TargetType.ORG:
+        qs = qs.select_related(None)
+    return qs.only(*_FIELDS[selection.target_type]).iterator(chunk_size=CREATE_BATCH)
 
 
 def _label(target) -> str:
@@ -126,7 +153,7 @@ def bulk_preview(*, kind: str, selection: Selection) -> Preview:
     total = will_change = 0
     reasons: Counter[str] = Counter()
     sample: list[str] = []
-    for target in bulk_targets(selection).iterator(chunk_size=CREATE_BATCH):
+    for target in _iter_targets(selection):
         total += 1
         reason = _skip_reason(kind, target)
         if reason:
@@ -237,10 +264,7 @@ def bulk_operation_start(
     _check_selection(kind, selection)
     clean = _clean_params(kind, params or {})
     clean["selection"] = selection.describe()
-    targets = (
-        (t.public_id, _label(t), _skip_reason(kind, t))
-        for t in bulk_targets(selection).iterator(chunk_size=CREATE_BATCH)
-    )
+    targets = ((t.public_id, _label(t), _skip_reason(kind, t)) for t in _iter_targets(selection))
     return _create(
         kind=kind,
         target_type=selection.target_type,
@@ -387,7 +411,7 @@ def _claim(op_id: int, now: dt.datetime) -> bool:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(
             state=OpState.RUNNING,
-            lease_until=now + dt.timedelta(seconds=LEASE_SECONDS),
+            lease_until=now + _lease(),
         )
     )
 
@@ -446,9 +470,7 @@ def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
                 BulkItem.objects.filter(pk=item.pk).update(started_at=item.started_at)
             state, reason = _apply(op, target, actor)
             _settle(op, item, state, reason)
-            BulkOperation.objects.filter(pk=op.pk).update(
-                lease_until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
-            )
+            BulkOperation.objects.filter(pk=op.pk).update(lease_until=timezone.now() + _lease())
     finally:
         BulkOperation.objects.filter(pk=op.pk).update(lease_until=None)
     if op.items.filter(state=ItemState.PENDING).exists():
