@@ -100,17 +100,34 @@ class ConfirmForm(PortalFormMixin, forms.Form):
         help_text="Kept in the audit trail of every org (at least 5 characters).",
     )
 
+    confirm_count = forms.IntegerField(
+        label="Type the number of orgs to offboard",
+        help_text="Offboarding cannot be undone from the portal: confirm how many orgs it affects.",
+        error_messages={"required": "Type the number of orgs to offboard."},
+    )
+
     FIELDS = {
         BulkOperation.Kind.DISABLE: ("message",),
-        BulkOperation.Kind.OFFBOARD: ("mode", "reason"),
+        BulkOperation.Kind.OFFBOARD: ("mode", "reason", "confirm_count"),
     }
+    PARAMS = ("message", "mode", "reason")
 
-    def __init__(self, *args, kind: str, **kwargs):
+    def __init__(self, *args, kind: str, expected: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.expected = expected
         keep = self.FIELDS.get(kind, ())
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
 
+    def clean_confirm_count(self):
+        value = self.cleaned_data["confirm_count"]
+        if self.expected is not None and value != self.expected:
+            raise ValidationError(
+                f"Type {self.expected}: the number of orgs the preview says will be offboarded."
+            )
+        return value
+
     def params(self) -> dict:
-        return {name: self.cleaned_data.get(name) or "" for name in self.fields}
+        """The action's input for the service (the typed confirmation stays here)."""
+        return {n: self.cleaned_data.get(n) or "" for n in self.PARAMS if n in self.fields}

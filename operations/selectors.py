@@ -89,8 +89,14 @@ def bulk_operation_get(public_id: uuid.UUID) -> BulkOperation:
     return op
 
 
-def bulk_operation_list() -> QuerySet[BulkOperation]:
-    return BulkOperation.objects.select_related("created_by").order_by("-created_at", "-pk")
+def bulk_operation_list(*, kind: str = "", state: str = "") -> QuerySet[BulkOperation]:
+    """Most recent first; unknown `kind` / `state` values are ignored."""
+    qs = BulkOperation.objects.select_related("created_by")
+    if kind in BulkOperation.Kind.values:
+        qs = qs.filter(kind=kind)
+    if state in BulkOperation.State.values:
+        qs = qs.filter(state=state)
+    return qs.order_by("-created_at", "-pk")
 
 
 def bulk_items(op: BulkOperation, state: str = "") -> QuerySet[BulkItem]:

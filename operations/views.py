@@ -6,6 +6,7 @@ VIEW_PORTAL may watch operations and read their reports.
 """
 
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -40,9 +41,8 @@ def _back_to_list(request, form: SelectionForm):
     return redirect(LIST_PAGES.get(target, "operations:list"))
 
 
-def _preview_page(request, form: SelectionForm, confirm: ConfirmForm, status: int = 200):
+def _preview_page(request, form: SelectionForm, preview, confirm: ConfirmForm, status=200):
     kind = form.cleaned_data["kind"]
-    preview = services.bulk_preview(kind=kind, selection=form.selection())
     return render(
         request,
         "operations/preview.html",
@@ -58,19 +58,30 @@ def _preview_page(request, form: SelectionForm, confirm: ConfirmForm, status: in
     )
 
 
+def _preview_or_back(request, form: SelectionForm):
+    """The preview of a valid selection, or a redirect to its list with the reason."""
+    try:
+        return services.bulk_preview(
+            kind=form.cleaned_data["kind"], selection=form.selection()
+        ), None
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            messages.error(request, " ".join(errors))
+        return None, redirect(LIST_PAGES[form.cleaned_data["target"]])
+
+
 @require_GET
 @permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
 def bulk_preview(request):
     form = SelectionForm(request.GET)
     if not form.is_valid():
         return _back_to_list(request, form)
-    _require_kind(request.user, form.cleaned_data["kind"])
-    try:
-        return _preview_page(request, form, ConfirmForm(kind=form.cleaned_data["kind"]))
-    except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            messages.error(request, " ".join(errors))
-        return redirect(LIST_PAGES[form.cleaned_data["target"]])
+    kind = form.cleaned_data["kind"]
+    _require_kind(request.user, kind)
+    preview, back = _preview_or_back(request, form)
+    if back:
+        return back
+    return _preview_page(request, form, preview, ConfirmForm(kind=kind))
 
 
 @require_POST
@@ -81,7 +92,10 @@ def bulk_start(request):
         return _back_to_list(request, form)
     kind = form.cleaned_data["kind"]
     _require_kind(request.user, kind)
-    confirm = ConfirmForm(request.POST, kind=kind)
+    preview, back = _preview_or_back(request, form)
+    if back:
+        return back
+    confirm = ConfirmForm(request.POST, kind=kind, expected=preview.will_change)
     if confirm.is_valid():
         try:
             op = services.bulk_operation_start(
@@ -93,19 +107,31 @@ def bulk_start(request):
             tasks.run.delay_on_commit(op.pk)
             messages.success(request, f"Started: {op}. Progress is shown below.")
             return redirect("operations:detail", public_id=op.public_id)
-    try:
-        return _preview_page(request, form, confirm, status=400)
-    except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            messages.error(request, " ".join(errors))
-        return redirect(LIST_PAGES[form.cleaned_data["target"]])
+    return _preview_page(request, form, preview, confirm, status=400)
 
 
 @require_GET
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def bulk_list(request):
-    page = Paginator(selectors.bulk_operation_list(), 25).get_page(request.GET.get("page"))
-    return render(request, "operations/list.html", {"page": page})
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in BulkOperation.Kind.values else ""
+    state = request.GET.get("state", "")
+    state = state if state in BulkOperation.State.values else ""
+    page = Paginator(selectors.bulk_operation_list(kind=kind, state=state), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "operations/list.html",
+        {
+            "page": page,
+            "kind": kind,
+            "state": state,
+            "kinds": BulkOperation.Kind.choices,
+            "states": BulkOperation.State.choices,
+            "page_query": urlencode({k: v for k, v in (("kind", kind), ("state", state)) if v}),
+        },
+    )
 
 
 @require_GET

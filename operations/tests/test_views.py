@@ -183,10 +183,23 @@ def test_start_offboard_by_persona(client_for, org, persona, queued):
         "ids": [str(org.public_id)],
         "mode": "disable",
         "reason": "Contract ended",
+        "confirm_count": "1",
     }
     response = client_for(persona).post(reverse("operations:start"), data)
     expect(response, persona, OPERATE, ok=(302,))
     assert BulkOperation.objects.filter(kind="offboard").count() == (1 if persona in OPERATE else 0)
+
+
+@pytest.mark.django_db
+def test_offboarding_needs_the_typed_count(operator_client, org, queued):
+    data = {"kind": "offboard", "target": "org", "ids": [str(org.public_id)]}
+    html = operator_client.get(reverse("operations:preview"), data).content.decode()
+    assert 'name="confirm_count"' in html and "Type the number of orgs" in html
+    data |= {"mode": "disable", "reason": "Contract ended", "confirm_count": "2"}
+    response = operator_client.post(reverse("operations:start"), data)
+    assert response.status_code == 400
+    assert "Type 1: the number of orgs" in response.content.decode()
+    assert not BulkOperation.objects.exists() and queued == []
 
 
 @pytest.mark.django_db
@@ -239,6 +252,28 @@ def test_list_is_empty_then_paginated(operator_client, sources, operator_user):
         )
     html = operator_client.get(reverse("operations:list")).content.decode()
     assert "Page 1 of 2" in html
+
+
+@pytest.mark.django_db
+def test_list_filters_by_action_and_state(operator_client, sources, operator_user):
+    rotate = finished_op(sources[:1], operator_user)
+    enable = services.bulk_operation_start(
+        kind="enable",
+        selection=Selection("datasource", (sources[1].public_id,)),
+        user=operator_user,
+    )
+    url = reverse("operations:list")
+
+    def shown(**query):
+        html = operator_client.get(url, query).content.decode()
+        return {op for op in (rotate, enable) if str(op.public_id) in html}
+
+    assert shown() == {rotate, enable}
+    assert shown(kind="rotate") == {rotate}
+    assert shown(state="pending") == {enable}
+    assert shown(kind="nonsense") == {rotate, enable}  # unknown values are ignored
+    html = operator_client.get(url, {"kind": "offboard"}).content.decode()
+    assert "No bulk action matches these filters" in html
 
 
 @pytest.mark.django_db
