@@ -95,6 +95,7 @@ class BulkItem(models.Model):
     # Write-ahead: set before the action is applied, so a resumed run can tell "applied but
     # not recorded" (the target already shows the change) from "never tried".
     started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # runs that began applying it
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -50,6 +50,8 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 NEEDS_MESSAGE = "Disabling needs a message: the customer's admin sees it in Control Hub."
 SAMPLE_SIZE = 10
+MAX_ATTEMPTS = 3  # runs that may be interrupted while applying one item before it fails
+INTERRUPTED = "interrupted {n} times while being applied (see the worker logs); retry it later"
 CREATE_BATCH = 1000
 
 
@@ -465,9 +467,15 @@ def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
             if reason:
                 _settle(op, item, ItemState.SKIPPED, reason)
                 continue
-            if item.started_at is None:  # write-ahead, committed before the action runs
-                item.started_at = timezone.now()
-                BulkItem.objects.filter(pk=item.pk).update(started_at=item.started_at)
+            if item.attempts >= MAX_ATTEMPTS:  # a poison item must not stall the rest
+                _settle(op, item, ItemState.FAILED, INTERRUPTED.format(n=item.attempts))
+                continue
+            # Write-ahead, committed before the action runs.
+            item.attempts += 1
+            item.started_at = item.started_at or timezone.now()
+            BulkItem.objects.filter(pk=item.pk).update(
+                started_at=item.started_at, attempts=item.attempts
+            )
             state, reason = _apply(op, target, actor)
             _settle(op, item, state, reason)
             BulkOperation.objects.filter(pk=op.pk).update(lease_until=timezone.now() + _lease())

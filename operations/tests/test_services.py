@@ -352,3 +352,27 @@ def test_stalled_operations_are_queued_again(sources, operator_user, monkeypatch
     assert tasks.resume_stalled() == 1
     assert queued == [stalled.pk]
     assert fresh.pk not in queued
+
+
+@pytest.mark.django_db
+def test_an_item_that_keeps_crashing_fails_after_three_attempts(
+    sources, operator_user, emulator, monkeypatch
+):
+    op = services.bulk_operation_start(
+        kind=Kind.ROTATE, selection=pick(*sources[:2]), user=operator_user
+    )
+    real_apply = services._apply
+
+    def poison(op_, target, actor):
+        if target.pk == sources[0].pk:
+            raise RuntimeError("a bug")
+        return real_apply(op_, target, actor)
+
+    monkeypatch.setattr(services, "_apply", poison)
+    for _ in range(services.MAX_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            services.bulk_operation_run(operation_id=op.pk)
+    op = run_all(op)
+    assert (op.state, op.succeeded, op.failed) == ("done", 1, 1)
+    assert op.items.get(state="failed").reason.startswith("interrupted 3 times")
+    assert rotated_events(sources[1]) == 1
