@@ -39,7 +39,9 @@ class Selection:
     def describe(self) -> str:
         noun = TargetType(self.target_type).label.lower()
         if not self.all_matching:
-            return f"{len(self.public_ids)} selected {noun}"
+            n = len(self.public_ids)
+            one = {TargetType.DATASOURCE: "data source", TargetType.ORG: "org"}[self.target_type]
+            return f"{n} selected {one if n == 1 else noun}"
         shown = ", ".join(f"{k}={v}" for k, v in sorted(self.filters.items()) if v)
         return f"all {noun} matching {shown}" if shown else f"all {noun}"
 
@@ -76,6 +78,21 @@ def bulk_targets(selection: Selection) -> QuerySet:
             )
         return CustomerOrg.objects.filter(public_id__in=selection.public_ids).order_by("name", "pk")
     raise ValueError(f"unknown target type {selection.target_type!r}")
+
+
+def bulk_item_targets(selection: Selection, item_type: str) -> QuerySet:
+    """What the items are made of: the selected rows themselves or, when a data source action
+    is chosen on orgs, the live data sources of the selected orgs."""
+    if item_type == selection.target_type:
+        return bulk_targets(selection)
+    if item_type == TargetType.DATASOURCE and selection.target_type == TargetType.ORG:
+        orgs = bulk_targets(selection).order_by().values("pk")
+        return (
+            DataSource.objects.filter(deleted_at__isnull=True, org__in=orgs)
+            .select_related("org")
+            .order_by("org__name", "url", "pk")
+        )
+    raise ValueError(f"{item_type} items cannot come from a selection of {selection.target_type}")
 
 
 def bulk_operation_get(public_id: uuid.UUID) -> BulkOperation:

@@ -34,7 +34,7 @@ from tenants.models import CustomerOrg
 from webex.errors import WebexError
 
 from .models import BulkItem, BulkOperation
-from .selectors import FILTERS, Selection, bulk_targets
+from .selectors import FILTERS, Selection, bulk_item_targets
 
 Kind = BulkOperation.Kind
 TargetType = BulkOperation.TargetType
@@ -107,11 +107,18 @@ _FIELDS = {  # what _skip_reason and _label read: load only that for thousands o
 }
 
 
-def _iter_targets(selection: Selection):
-    qs = bulk_targets(selection)
-    if selection.target_type == TargetType.ORG:
+def _iter_targets(kind: str, selection: Selection):
+    item_type = KINDS[kind][0]
+    qs = bulk_item_targets(selection, item_type)
+    if item_type == TargetType.ORG:
         qs = qs.select_related(None)
-    return qs.only(*_FIELDS[selection.target_type]).iterator(chunk_size=CREATE_BATCH)
+    return qs.only(*_FIELDS[item_type]).iterator(chunk_size=CREATE_BATCH)
+
+
+def _describe(kind: str, selection: Selection) -> str:
+    if KINDS[kind][0] == selection.target_type:
+        return selection.describe()
+    return f"the data sources of {selection.describe()}"
 
 
 def _label(target) -> str:
@@ -138,8 +145,10 @@ class Preview:
 def _check_selection(kind: str, selection: Selection) -> None:
     if kind not in KINDS:
         raise ValidationError({"kind": f"Choose one of: {', '.join(Kind.values)}."})
-    if KINDS[kind][0] != selection.target_type:
-        noun = TargetType(KINDS[kind][0]).label.lower()
+    item_type = KINDS[kind][0]
+    # Data source actions may also be chosen on orgs: they apply to the orgs' data sources.
+    if item_type != selection.target_type and item_type != TargetType.DATASOURCE:
+        noun = TargetType(item_type).label.lower()
         raise ValidationError({"kind": f"{Kind(kind).label} applies to {noun} only."})
     if not selection.all_matching and not selection.public_ids:
         raise ValidationError({"ids": "Select at least one row, or all rows matching the filter."})
@@ -155,7 +164,7 @@ def bulk_preview(*, kind: str, selection: Selection) -> Preview:
     total = will_change = 0
     reasons: Counter[str] = Counter()
     sample: list[str] = []
-    for target in _iter_targets(selection):
+    for target in _iter_targets(kind, selection):
         total += 1
         reason = _skip_reason(kind, target)
         if reason:
@@ -166,8 +175,8 @@ def bulk_preview(*, kind: str, selection: Selection) -> Preview:
             sample.append(_label(target))
     return Preview(
         kind=kind,
-        target_type=selection.target_type,
-        selection=selection.describe(),
+        target_type=KINDS[kind][0],
+        selection=_describe(kind, selection),
         total=total,
         will_change=will_change,
         skipped=reasons.most_common(),
@@ -265,11 +274,13 @@ def bulk_operation_start(
     the start. The caller schedules `operations.run` on commit."""
     _check_selection(kind, selection)
     clean = _clean_params(kind, params or {})
-    clean["selection"] = selection.describe()
-    targets = ((t.public_id, _label(t), _skip_reason(kind, t)) for t in _iter_targets(selection))
+    clean["selection"] = _describe(kind, selection)
+    targets = (
+        (t.public_id, _label(t), _skip_reason(kind, t)) for t in _iter_targets(kind, selection)
+    )
     return _create(
         kind=kind,
-        target_type=selection.target_type,
+        target_type=KINDS[kind][0],
         params=clean,
         targets=targets,
         user=user,

@@ -81,6 +81,17 @@ def test_bad_selections_name_the_field(kind, selection, field):
     assert field in exc.value.message_dict
 
 
+@pytest.mark.django_db
+def test_data_source_actions_on_orgs_apply_to_their_data_sources(org, sources, register):
+    DataSource.objects.filter(pk=sources[0].pk).update(deleted_at="2026-01-01T00:00:00Z")
+    selection = Selection(target_type="org", all_matching=True, filters={"q": org.name})
+    preview = services.bulk_preview(kind=Kind.ROTATE, selection=selection)
+    assert (preview.target_type, preview.total) == ("datasource", 3)  # the deleted one is out
+    assert preview.selection == f"the data sources of all orgs matching q={org.name}"
+    other = Selection(target_type="org", all_matching=True, filters={"q": "nobody"})
+    assert services.bulk_preview(kind=Kind.ROTATE, selection=other).total == 0
+
+
 # ------------------------------------------------------------------------- start
 @pytest.mark.django_db
 @pytest.mark.parametrize(

@@ -69,7 +69,8 @@ def test_lists_offer_the_actions_the_role_may_start(client_for, sources, org, pe
     assert ("all 4 matching the current filter" in html) == (persona in EDIT)
     orgs = client.get(reverse("tenants:org_list")).content.decode()
     assert ('value="offboard"' in orgs) == (persona in OPERATE)
-    assert (f'value="{org.public_id}" form="bulk"' in orgs) == (persona in OPERATE)
+    assert ('value="rotate"' in orgs) == (persona in EDIT)  # their data sources
+    assert (f'value="{org.public_id}" form="bulk"' in orgs) == (persona in EDIT)
 
 
 @pytest.mark.django_db
@@ -188,6 +189,29 @@ def test_start_offboard_by_persona(client_for, org, persona, queued):
     response = client_for(persona).post(reverse("operations:start"), data)
     expect(response, persona, OPERATE, ok=(302,))
     assert BulkOperation.objects.filter(kind="offboard").count() == (1 if persona in OPERATE else 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_disable_the_data_sources_of_chosen_orgs_by_persona(
+    client_for, org, sources, persona, queued
+):
+    client = client_for(persona)
+    data = {"kind": "disable", "target": "org", "ids": [str(org.public_id)]}
+    response = client.get(reverse("operations:preview"), data)
+    expect(response, persona, OPERATE)
+    if persona in OPERATE:
+        html = response.content.decode()
+        assert "Disable: the data sources of 1 selected org" in html
+        assert "Disable: 4 data sources" in html
+    response = client.post(reverse("operations:start"), data | {"message": "Upgrade"})
+    expect(response, persona, OPERATE, ok=(302,))
+    if persona in OPERATE:
+        op = BulkOperation.objects.get()
+        assert (op.target_type, op.total) == ("datasource", 4)
+        assert set(op.items.values_list("target_public_id", flat=True)) == {
+            s.public_id for s in sources
+        }
 
 
 @pytest.mark.django_db
