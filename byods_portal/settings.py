@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "audit",
     "tenants",
     "datasources",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -206,6 +207,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
+    "bulk-resume-stalled": {"task": "operations.resume_stalled", "schedule": 60.0},
 }
 
 # --- Cache: Redis when REDIS_URL is set (shared by all web processes), else local memory -----
@@ -287,6 +289,9 @@ ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
 ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
 ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
+# Bulk operations: items one task invocation settles before it queues the next chunk (each
+# item is one Webex call or a few, so a chunk stays well inside the task time limit).
+BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)
 # Where Webex reaches this portal (webhook target); unset: taken from the request.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)

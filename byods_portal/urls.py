@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/", include(("byods_portal.api.urls", "api"))),
     path("", include("tenants.urls")),
     path("", include("datasources.urls")),
+    path("bulk/", include("operations.urls")),
     path("admin/", admin.site.urls),
 ]

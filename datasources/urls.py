@@ -6,7 +6,6 @@ app_name = "datasources"
 
 urlpatterns = [
     path("datasources/", views.datasource_list, name="list"),
-    path("datasources/rotate/", views.datasource_rotate_selected, name="rotate_selected"),
     path("datasources/<uuid:public_id>/", views.datasource_detail, name="detail"),
     path("datasources/<uuid:public_id>/edit/", views.datasource_edit, name="edit"),
     path("datasources/<uuid:public_id>/disable/", views.datasource_disable, name="disable"),

@@ -11,9 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
@@ -21,7 +19,7 @@ from byods_portal.forms import add_service_errors
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 
-from . import selectors, services, tasks
+from . import selectors, services
 from .forms import DataSourceForm, DeleteForm, DisableForm, MaintenanceForm
 from .models import DataSource, DriftFinding
 
@@ -279,25 +277,6 @@ def datasource_rotate(request, public_id: uuid.UUID):
     }.get(result.outcome, (messages.INFO, f"Not rotated: {result.detail or 'nothing to do'}."))
     messages.add_message(request, *text)
     return redirect("datasources:detail", public_id=ds.public_id)
-
-
-@require_POST
-@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
-def datasource_rotate_selected(request):
-    list_url = reverse("datasources:list")
-    target = request.POST.get("next", "")
-    if not (
-        target.startswith(list_url) and url_has_allowed_host_and_scheme(target, allowed_hosts=None)
-    ):
-        target = list_url
-    public_ids = [u for u in map(_uuid, request.POST.getlist("ids")) if u]
-    pks = selectors.datasource_pks_for_user(request.user, public_ids)
-    if not pks:
-        messages.warning(request, "Select at least one data source to rotate.")
-        return redirect(target)
-    tasks.rotate_now.delay_on_commit(pks)
-    messages.success(request, f"Rotation queued for {_plural(len(pks))}.")
-    return redirect(target)
 
 
 # ------------------------------------------------------------------------- drift

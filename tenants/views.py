@@ -44,6 +44,9 @@ def org_list(request):
             "search": search,
             "status": status,
             "sort": sort,
+            "page_query": urlencode(
+                {k: v for k, v in (("q", search), ("status", status), ("sort", sort)) if v}
+            ),
             "statuses": [(v, label, counts[v]) for v, label in Status.choices],
         },
     )

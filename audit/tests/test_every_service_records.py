@@ -16,7 +16,7 @@ from audit.context import Actor
 from audit.models import AuditEvent
 from audit.vocabulary import Action
 
-APPS = ("accounts", "tenants", "datasources", "audit")
+APPS = ("accounts", "tenants", "datasources", "operations", "audit")
 ACTOR = Actor.system("test")
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 
@@ -34,6 +34,8 @@ EXEMPT = {
     "datasources.services.datasource_claim_due": "a work lease; the rotation is audited",
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
+    "operations.services.bulk_preview": "reads only: what a bulk operation would change",
+    "operations.services.bulk_kind_allowed": "a predicate",
 }
 
 
@@ -308,6 +310,28 @@ def _apikey_revoke(world):
     apikey_revoke(api_key=_apikey(world), reason="rotated out", actor=ACTOR)
 
 
+def _bulk(world, run=False):
+    from operations import services
+    from operations.selectors import Selection
+
+    ds = _datasource(world)
+    op = services.bulk_operation_start(
+        kind="rotate", selection=Selection("datasource", (ds.public_id,)), actor=ACTOR
+    )
+    if run:
+        assert services.bulk_operation_run(operation_id=op.pk) is False
+    return op
+
+
+def _bulk_retry(world):
+    from operations import services
+
+    op = _bulk(world, run=True)
+    op.items.update(state="failed", reason="Webex call failed")  # as if Webex had refused
+    op.refresh_from_db()
+    services.bulk_operation_retry_failures(operation=op, actor=ACTOR)
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.apikey_create": (_apikey, Action.APIKEY_CREATED),
@@ -358,6 +382,12 @@ CASES = {
     "datasources.services.datasource_rotate": (_datasource_rotate, Action.DATASOURCE_ROTATED),
     "datasources.services.datasources_reconcile_org": (_drift, Action.DATASOURCE_DRIFT_FOUND),
     "datasources.services.drift_resolve": (_drift_resolve, Action.DATASOURCE_ADOPTED),
+    "operations.services.bulk_operation_start": (_bulk, Action.BULK_STARTED),
+    "operations.services.bulk_operation_run": (
+        lambda world: _bulk(world, run=True),
+        Action.BULK_FINISHED,
+    ),
+    "operations.services.bulk_operation_retry_failures": (_bulk_retry, Action.BULK_STARTED),
 }
 
 

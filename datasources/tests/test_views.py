@@ -81,7 +81,7 @@ def test_actions_shown_match_permissions(client_for, ds, persona):
     timeline = reverse("audit:datasource_timeline", args=[ds.public_id])
     assert (timeline in html) == (persona in {"operator", "auditor"})
     listing = client.get(reverse("datasources:list")).content.decode()
-    assert (reverse("datasources:rotate_selected") in listing) == (persona in EDIT)
+    assert (reverse("operations:preview") in listing) == (persona in EDIT)  # the bulk form
     org_page = client.get(reverse("tenants:org_detail", args=[ds.org.public_id]))
     org_html = org_page.content.decode()
     assert f"{reverse('datasources:list')}?org={ds.org.public_id}" in org_html
@@ -343,76 +343,6 @@ def test_rotate_reports_a_failure(onboarding_client, ds, emulator):
     assert "Rotation failed:" in response.content.decode()
     ds.refresh_from_db()
     assert ds.consecutive_failures == 1
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("persona", PERSONAS)
-def test_rotate_selected_by_persona(client_for, register, emulator, persona, settings):
-    from byods_portal.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
-    try:
-        sources = [register(url=f"https://rx{i}.byods.example.com/x") for i in range(3)]
-        emulator.clear_requests_log()
-        response = client_for(persona).post(
-            reverse("datasources:rotate_selected"),
-            {
-                "ids": [str(sources[0].public_id), str(sources[2].public_id), "not-a-uuid"],
-                "next": "/datasources/?health=due",
-            },
-        )
-        expect(response, persona, EDIT, ok=(302,))
-        assert len(puts(emulator)) == (2 if persona in EDIT else 0)
-        versions = dict(DataSource.objects.values_list("pk", "version"))
-        assert versions[sources[1].pk] == 1
-        assert (versions[sources[0].pk] == 2) == (persona in EDIT)
-        if persona in EDIT:
-            assert response.url == "/datasources/?health=due"
-    finally:
-        app.conf.task_always_eager = False
-
-
-@pytest.mark.django_db
-def test_rotate_selected_queues_once_with_a_message(onboarding_client, ds, monkeypatch):
-    from datasources import tasks
-
-    queued = []
-    monkeypatch.setattr(tasks.rotate_now, "delay_on_commit", lambda ids: queued.append(ids))
-    response = onboarding_client.post(
-        reverse("datasources:rotate_selected"),
-        {"ids": [str(ds.public_id), "00000000-0000-0000-0000-000000000000"]},
-        follow=True,
-    )
-    assert queued == [[ds.pk]]
-    assert "Rotation queued for 1 data source." in response.content.decode()
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    "target",
-    [
-        "https://evil.example.com/datasources/",
-        "//evil.example.com/datasources/",
-        "/\\evil.example.com/",
-        "/orgs/",
-        "javascript:alert(1)",
-        "",
-    ],
-)
-def test_rotate_selected_never_redirects_off_the_list(onboarding_client, ds, target):
-    response = onboarding_client.post(
-        reverse("datasources:rotate_selected"), {"ids": [str(ds.public_id)], "next": target}
-    )
-    assert response.status_code == 302 and response.url == reverse("datasources:list")
-
-
-@pytest.mark.django_db
-def test_rotate_selected_with_nothing_selected(onboarding_client, ds, emulator):
-    emulator.clear_requests_log()
-    response = onboarding_client.post(reverse("datasources:rotate_selected"), follow=True)
-    assert "Select at least one data source" in response.content.decode()
-    assert puts(emulator) == []
 
 
 # ------------------------------------------------------------------------- health filter
