@@ -579,6 +579,13 @@ def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[
     )
     if connection.vendor == "postgresql":
         with transaction.atomic():
+            # Walk the partial index in deadline order instead of a bitmap scan. Every rotation
+            # moves next_rotation_at forward, leaving a dead index entry in the due range until
+            # vacuum; a bitmap scan visits the heap page of each one on every sweep (1,900
+            # pages for 100 due rows in the 100k bench), while an index scan marks them dead on
+            # first sight so later sweeps skip them (200 pages). Transaction-local setting.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_bitmapscan = off")
             ids = list(
                 due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
                     :limit
