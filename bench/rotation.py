@@ -56,7 +56,9 @@ def main() -> None:
         "CELERY_BROKER_URL": BROKER,
         "CELERY_RESULT_BACKEND": BROKER,
         "ROTATION_CONCURRENCY": str(THREADS),
-        "ROTATION_BATCH_SIZE": "100",
+        # The default batch size: with 100 each worker paid a batch tail (threads idle while
+        # the last calls of a batch finish) 25 times instead of 10.
+        "ROTATION_BATCH_SIZE": "256",
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
