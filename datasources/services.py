@@ -602,15 +602,14 @@ def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[
     return claimed
 
 
-_APP_SECRETS = tuple(
-    f"org__service_app__{name}"
-    for name in (
-        "client_secret",
-        "integration_token",
-        "integration_refresh_token",
-        "integration_client_secret",
-        "webhook_secret",
-    )
+# What a rotation reads with its row lock: the whole row, and of the org and its Service App
+# only what it uses. Fewer columns to compile, fetch and build (a third of the worker's CPU
+# per rotation went to this query), and no app secrets to decrypt.
+_ROTATION_COLUMNS = (
+    *(f.name for f in DataSource._meta.concrete_fields),
+    "org__status",
+    "org__public_id",
+    "org__service_app__region",
 )
 
 
@@ -633,7 +632,7 @@ def datasource_rotate(
         ds = (
             DataSource.objects.select_for_update(of=("self",))
             .select_related("org__service_app")
-            .defer(*_APP_SECRETS)  # only the region is needed here: skip decrypting secrets
+            .only(*_ROTATION_COLUMNS)
             .get(pk=ds_id)
         )
         if ds.status != Status.ACTIVE or ds.deleted_at:
