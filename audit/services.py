@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .context import Actor, correlation_id, current_actor
 from .models import AuditChainHead, AuditEvent
@@ -48,8 +49,8 @@ def audit_record(
     actor = actor or current_actor()
     if actor is None:
         raise AuditError("no actor: bind one (request middleware, task helper) or pass actor=")
-    # Lock the head: appends are serialized so every event links to the one before it.
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    # Build the event first: appends are serialized on the head's row lock below, so the less
+    # work done while holding it, the more writers the chain takes per second.
     event = AuditEvent(
         actor_type=actor.type,
         actor=actor.label[:200],
@@ -66,8 +67,11 @@ def audit_record(
         error=error,
         tracking_id=tracking_id,
         correlation_id=correlation_id(),
-        prev_hash=head.last_hash,
     )
+    # Lock the head: appends are serialized so every event links to the one before it.
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    event.occurred_at = timezone.now()  # in chain order
+    event.prev_hash = head.last_hash
     event.hash = event.compute_hash()
     event.save()
     head.last_event_id = event.pk

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB = "byods_bench_sweep"
+DB = os.environ.get("BENCH_DATABASE", "byods_bench_sweep")
 DUE, REPEATS = 100, 25
 
 

@@ -7,9 +7,16 @@ in threads; every rotation is still one service call with its own short transact
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -18,6 +25,89 @@ from audit.context import Actor, bound
 from . import services
 
 logger = logging.getLogger(__name__)
+CONNECTION_CHECK_SECONDS = 10.0
+SWITCH_INTERVAL = 0.001  # seconds
+
+
+class RotationThreads:
+    """The worker process's long-lived rotation threads.
+
+    Each thread keeps its own database connection from one rotation and one batch to the next
+    (a fresh PostgreSQL backend per rotation cost more CPU than the rotation itself). Django's
+    rules still apply: CONN_MAX_AGE (0 closes after every rotation), and connections that saw
+    an error or are past their age are checked and closed, at most every few seconds per
+    thread and after any failure.
+    """
+
+    def __init__(self, size: int) -> None:
+        # A thread whose database or Webex answer arrived waits for the GIL until the running
+        # thread yields it: 5 ms by default, per round trip, while holding row locks (the
+        # audit chain head's among them). A shorter interval keeps those waits short.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self.size = size
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"rotate-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        checked = time.monotonic()
+        persistent = settings.DATABASES["default"].get("CONN_MAX_AGE") != 0
+        try:
+            while (job := self.jobs.get()) is not None:
+                future, call = job
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # noqa: BLE001 - handed to the batch, re-raised there
+                    future.set_exception(exc)
+                    checked = 0.0
+                if not persistent:
+                    connection.close()
+                elif time.monotonic() - checked >= CONNECTION_CHECK_SECONDS:
+                    close_old_connections()
+                    checked = time.monotonic()
+        finally:
+            connection.close()
+
+    def submit(self, call: Callable[[], str]) -> Future:
+        future: Future = Future()
+        self.jobs.put((future, call))
+        return future
+
+    def stop(self) -> None:
+        """Let every thread finish its current job, close its connection and exit."""
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+_threads_lock = threading.Lock()
+_threads: RotationThreads | None = None
+_threads_pid: int | None = None
+
+
+def rotation_threads() -> RotationThreads:
+    """This process's rotation threads, started on first use (a forked child starts its own)."""
+    global _threads, _threads_pid
+    with _threads_lock:
+        if _threads is None or _threads_pid != os.getpid():
+            _threads = RotationThreads(settings.ROTATION_CONCURRENCY)
+            _threads_pid = os.getpid()
+        return _threads
+
+
+@worker_process_shutdown.connect
+def stop_rotation_threads(**_kwargs) -> None:
+    """Close the rotation threads' database connections (worker shutdown, end of tests)."""
+    global _threads
+    with _threads_lock:
+        if _threads is not None and _threads_pid == os.getpid():
+            _threads.stop()
+        _threads = None
 
 
 @shared_task(name="datasources.rotation_sweep")
@@ -34,25 +124,30 @@ def rotation_sweep() -> int:
     return len(claimed)
 
 
-def _rotate_one(ds_id: int, force: bool, correlation) -> str:
-    try:
-        with bound(actor=Actor.system("rotation"), correlation=correlation):
-            return services.datasource_rotate(ds_id=ds_id, force=force).outcome
-    finally:
-        close_old_connections()
-        connection.close()  # each pool thread has its own connection: give it back
+def _rotate_one(ds_id: int, force: bool, correlation, tokens) -> str:
+    with bound(actor=Actor.system("rotation"), correlation=correlation):
+        return services.datasource_rotate(ds_id=ds_id, force=force, tokens=tokens).outcome
 
 
 @shared_task(name="datasources.rotate_batch", acks_late=True)
 def rotate_batch(ds_ids: list[int], force: bool = False) -> dict[str, int]:
     """Rotate a batch with up to ROTATION_CONCURRENCY calls in flight. Safe to run twice: a
-    data source already rotated is no longer due, and a pending nonce is reused."""
+    data source already rotated is no longer due, and a pending nonce is reused. Every data
+    source of the batch is attempted; an unexpected error is raised once all have been."""
     outcomes: dict[str, int] = {}
+    tokens = services.AccessTokens()  # each org's token read and decrypted once per batch
+    threads = rotation_threads()
     with bound(actor=Actor.system("rotation")) as correlation:
-        workers = min(settings.ROTATION_CONCURRENCY, max(1, len(ds_ids)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate") as pool:
-            for outcome in pool.map(lambda pk: _rotate_one(pk, force, correlation), ds_ids):
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        futures = [
+            threads.submit(lambda pk=pk: _rotate_one(pk, force, correlation, tokens))
+            for pk in ds_ids
+        ]
+        errors = [exc for future in futures if (exc := future.exception()) is not None]
+        for future in futures:
+            if future.exception() is None:
+                outcomes[future.result()] = outcomes.get(future.result(), 0) + 1
+    if errors:
+        raise errors[0]
     return outcomes
 
 

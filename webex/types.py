@@ -75,8 +75,10 @@ class DataSource:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DataSource:
         jws = data.get("jwsToken") or ""
-        claims = unverified_claims(jws) if jws else {}
         expiry = parse_time(data.get("tokenExpiryTime"))
+        # Decode the JWS only when the response leaves out a field its claims carry.
+        complete = expiry and all(data.get(k) for k in ("audience", "subject", "nonce"))
+        claims = unverified_claims(jws) if jws and not complete else {}
         if expiry is None and "exp" in claims:
             expiry = dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
         return cls(

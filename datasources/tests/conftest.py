@@ -34,3 +34,13 @@ def register(org):
         return datasource_register(**(fields | overrides))
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_rotation_threads(django_db_setup):
+    """Rotation threads keep their database connections between batches; close them before
+    the test database is dropped."""
+    yield
+    from datasources.tasks import stop_rotation_threads
+
+    stop_rotation_threads()

@@ -638,3 +638,36 @@ def test_retry_after_parsing(header, expected):
     response = requests.Response()
     response.headers["Retry-After"] = header
     assert _retry_after(response) == expected
+
+
+def _fresh_shared_session(monkeypatch, env: dict[str, str]):
+    from webex import client as module
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(module, "_session", None)
+    return module.shared_session()
+
+
+def test_the_session_reads_the_environment_once_when_it_sets_no_proxy(monkeypatch):
+    session = _fresh_shared_session(monkeypatch, {"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"})
+    assert session.trust_env is False  # no per-call environment lookups
+    assert session.verify == "/etc/ssl/bundle.pem"  # what requests would have used
+
+
+def test_the_session_keeps_reading_the_environment_when_a_proxy_is_set(monkeypatch):
+    session = _fresh_shared_session(monkeypatch, {"HTTPS_PROXY": "http://proxy.example:3128"})
+    assert session.trust_env is True and session.verify is True
