@@ -10,6 +10,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Orgs", "tenants:org_list", Perm.VIEW_PORTAL),
     ("Data sources", "datasources:list", Perm.VIEW_PORTAL),
     ("Service Apps", "tenants:serviceapp_list", Perm.VIEW_PORTAL),
+    ("Alerts", "alerts:list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
     ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
 ]

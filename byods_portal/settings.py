@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "audit",
     "tenants",
     "datasources",
+    "stats",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +201,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
+    "alerts-evaluate": {"task": "alerts.evaluate", "schedule": 60.0},
 }
 
 # --- Webex -----------------------------------------------------------------------------------

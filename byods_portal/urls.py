@@ -26,5 +26,6 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("", include("tenants.urls")),
     path("", include("datasources.urls")),
+    path("", include("alerts.urls")),
     path("admin/", admin.site.urls),
 ]
