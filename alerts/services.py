@@ -259,12 +259,9 @@ def alert_resolve(*, alert: Alert, user, actor: Actor | None = None) -> Alert:
         return alert
     alert.resolved_at = timezone.now()
     alert.save(update_fields=["resolved_at"])
-    _audit(
-        alert,
-        Action.ALERT_RESOLVED,
-        f"{user.get_username()} resolved the incident: {alert.summary}",
-        actor or Actor.user(user),
-    )
+    actor = actor or Actor.user(user)
+    who = user.get_username() if user is not None else actor.label
+    _audit(alert, Action.ALERT_RESOLVED, f"{who} resolved the incident: {alert.summary}", actor)
     return alert
 
 

@@ -20,7 +20,7 @@ def test_an_empty_chart_says_so_and_keeps_its_axes_and_labels():
     svg = str(chart([0, 0, 0]))
     assert "No data in this period" in svg
     assert 'role="img"' in svg and 'aria-labelledby="c-title c-desc"' in svg
-    assert "<title id=\"c-title\">Things &lt;per&gt; hour</title>" in svg
+    assert '<title id="c-title">Things &lt;per&gt; hour</title>' in svg
     assert "A description &amp; more" in svg
     assert ">Hour<" in svg and ">Count<" in svg
     assert "<rect" not in svg

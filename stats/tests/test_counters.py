@@ -20,10 +20,7 @@ def test_it_counts_each_outcome_per_hour_with_one_row_each():
         record_rotation_outcome(outcome="rotated", at=at + dt.timedelta(minutes=30))
         record_rotation_outcome(outcome="failed", at=at)
         record_rotation_outcome(outcome="rotated", at=at + dt.timedelta(hours=1))
-    rows = {
-        (r.hour, r.outcome): r.count
-        for r in RotationOutcomeHour.objects.all()
-    }
+    rows = {(r.hour, r.outcome): r.count for r in RotationOutcomeHour.objects.all()}
     ten = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
     assert rows == {
         (ten, "rotated"): 2,
@@ -54,8 +51,15 @@ def test_rotations_count_their_outcome_in_the_same_transaction(register, emulato
         "rotated"
     )
     emulator.set_faults(
-        [{"method": "PUT", "pathRegex": "/v1/dataSources/", "kind": "status", "status": 429,
-          "retryAfter": 60}]
+        [
+            {
+                "method": "PUT",
+                "pathRegex": "/v1/dataSources/",
+                "kind": "status",
+                "status": 429,
+                "retryAfter": 60,
+            }
+        ]
     )
     assert ds_services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == (
         "rate_limited"
