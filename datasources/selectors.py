@@ -78,7 +78,11 @@ def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     # at_risk: (expires - now) / lifetime < 0.2  <=>  expires < now + lifetime * 0.2. SQLite
     # cannot multiply a number by a duration, so the bound is spelled out per lifetime in use
     # (a handful of distinct values in practice).
-    lifetimes = DataSource.objects.values_list("token_lifetime_minutes", flat=True).distinct()
+    # order_by(): without it the model's default ordering joins the DISTINCT, giving one
+    # "lifetime" per row (thousands of OR terms) instead of one per distinct value.
+    lifetimes = (
+        DataSource.objects.order_by().values_list("token_lifetime_minutes", flat=True).distinct()
+    )
     at_risk_bound = Q(pk__in=[])
     for minutes in lifetimes:
         bound = now + dt.timedelta(minutes=minutes * AT_RISK_SHARE)

@@ -1,0 +1,48 @@
+"""The landing page and the lists cost the same number of SQL queries with 10 orgs as with
+thousands: no N+1, no per-row lookups. (Their render *times* are measured in bench/pages.py.)"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from byods_portal.tests.bulk import build
+
+PAGES = [
+    ("dashboard", {}),
+    ("tenants:org_list", {}),
+    ("tenants:org_list", {"status": "active", "sort": "-name"}),
+    ("datasources:list", {}),
+    ("datasources:list", {"health": "healthy", "q": "Org 00000"}),
+    ("datasources:list", {"health": "failing", "sort": "token_expires_at"}),
+    ("alerts:list", {}),
+    ("alerts:list", {"state": "all", "kind": "org_reauthorization"}),
+]
+
+
+def count(client, name, params) -> int:
+    client.get(reverse(name), params)  # warm: session, permissions
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse(name), params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_pages_cost_the_same_queries_at_10_and_at_2000_orgs(operator_client):
+    app = build(orgs=10)
+    small = {(name, str(params)): count(operator_client, name, params) for name, params in PAGES}
+    build(orgs=1990, start=10, app=app)  # 2,000 orgs, 6,000 data sources
+    large = {(name, str(params)): count(operator_client, name, params) for name, params in PAGES}
+    assert large == small
+    assert max(small.values()) < 30  # and the count itself is small
+
+
+@pytest.mark.django_db
+def test_the_at_risk_condition_has_one_term_per_distinct_lifetime(db):
+    """Regression: the model's default ordering once leaked into the DISTINCT over lifetimes,
+    giving one OR term per data source (seconds per page at a few thousand rows)."""
+    from datasources.selectors import health_conditions
+
+    build(orgs=20)  # 60 data sources, all with a 1,440-minute lifetime
+    assert str(health_conditions()["at_risk"]).count("token_lifetime_minutes") == 1
