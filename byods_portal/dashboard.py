@@ -20,6 +20,16 @@ from tenants.models import CustomerOrg, OrgToken
 from .charts import Series, bar_chart
 
 
+def orgs_to_reauthorize(*, limit: int = 10) -> list[CustomerOrg]:
+    """Orgs whose admin must reauthorize, by name, through `org_status_idx` (status, name).
+    (Failing token refreshes are alerts: see the open alerts beside this list.)"""
+    return list(
+        CustomerOrg.objects.select_related("owner", "token")
+        .filter(status=CustomerOrg.Status.REAUTHORIZATION_REQUIRED)
+        .order_by("name")[:limit]
+    )
+
+
 @dataclass(frozen=True)
 class Deadline:
     ds: DataSource

@@ -11,7 +11,7 @@ from accounts.roles import Perm
 from alerts.selectors import alert_open_count, alerts_open
 from datasources.selectors import HEALTH, datasource_health_counts
 from tenants.models import CustomerOrg
-from tenants.selectors import org_status_counts, orgs_needing_attention
+from tenants.selectors import org_status_counts
 
 from . import dashboard as dashboard_reads
 from .health import run_checks
@@ -49,7 +49,7 @@ def dashboard(request):
                 (value, label, counts[value]) for value, label in CustomerOrg.Status.choices
             ],
             "org_total": sum(counts.values()),
-            "attention": orgs_needing_attention()[:10],
+            "attention": dashboard_reads.orgs_to_reauthorize(limit=10),
             "health_counts": [
                 (value, label, health[value], f"?{urlencode({'health': value})}")
                 for value, label in HEALTH

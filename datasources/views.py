@@ -26,6 +26,7 @@ from .forms import DataSourceForm, DeleteForm, DisableForm, MaintenanceForm
 from .models import DataSource
 
 Status = DataSource.Status
+ORG_MENU_LIMIT = 200
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -66,6 +67,11 @@ def datasource_list(request):
         params |= overrides
         return urlencode({k: v for k, v in params.items() if v})
 
+    orgs = list(
+        tenant_selectors.org_list()
+        .select_related(None)
+        .only("public_id", "name")[: ORG_MENU_LIMIT + 1]
+    )
     page = Paginator(
         selectors.datasource_list(
             org_public_id=org_id, status=status, health=health, search=search, sort=sort
@@ -79,7 +85,10 @@ def datasource_list(request):
         {
             "page": page,
             "org": org,
-            "orgs": tenant_selectors.org_list(),
+            # The org menu lists at most ORG_MENU_LIMIT orgs (past that, the search box finds
+            # orgs by name): a menu of every org made this page grow with the fleet.
+            "orgs": orgs[:ORG_MENU_LIMIT],
+            "orgs_capped": len(orgs) > ORG_MENU_LIMIT,
             "search": search,
             "status": status,
             "health": health,

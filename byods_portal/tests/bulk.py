@@ -69,17 +69,27 @@ def build(*, orgs: int, per_org: int = 3, start: int = 0, app: ServiceApp | None
                 )
             )
     DataSource.objects.bulk_create(rows, batch_size=5000)
-    Alert.objects.bulk_create(
-        [
-            Alert(
-                kind=Kind.ORG_REAUTHORIZATION,
-                dedup_key=f"org_reauthorization:org:{org.pk}",
-                org=org,
-                summary=f"{org.name} must reauthorize the Service App",
-            )
-            for org in new_orgs
-            if org.status == "reauthorization_required"
-        ],
-        batch_size=2000,
-    )
+    # Open alerts: every org that must reauthorize, and drift at every other org (so that
+    # the alerts list shows a full page at 100 orgs as at 10,000).
+    alerts = [
+        Alert(
+            kind=Kind.ORG_REAUTHORIZATION,
+            dedup_key=f"org_reauthorization:org:{org.pk}",
+            org=org,
+            summary=f"{org.name} must reauthorize the Service App",
+        )
+        for org in new_orgs
+        if org.status == "reauthorization_required"
+    ]
+    alerts += [
+        Alert(
+            kind=Kind.DRIFT_FOUND,
+            dedup_key=f"drift_found:org:{org.pk}",
+            org=org,
+            summary=f"1 open drift finding(s) for {org.name}",
+        )
+        for i, org in enumerate(new_orgs)
+        if i % 2 == 0
+    ]
+    Alert.objects.bulk_create(alerts, batch_size=2000)
     return app
