@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
 from byods_portal.forms import add_service_errors
+from byods_portal.pagination import CappedPaginator
 
 from . import selectors, services
 from .forms import ChannelForm, IncidentForm
@@ -44,9 +44,9 @@ def alert_list(request):
     kind = request.GET.get("kind", "")
     kind = kind if kind in Kind.values else ""
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(selectors.alert_list(state=state, kind=kind, search=search), 50).get_page(
-        request.GET.get("page")
-    )
+    page = CappedPaginator(
+        selectors.alert_list(state=state, kind=kind, search=search), 50
+    ).get_page(request.GET.get("page"))
 
     def query(**overrides) -> str:
         params = {"state": state if state == "all" else "", "kind": kind, "q": search}

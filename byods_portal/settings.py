@@ -232,6 +232,9 @@ ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
 ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
 ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
+# Fleet-wide counts on the dashboard and the data source list are recomputed at most this
+# often (seconds; 0: every render). They scan every data source; everything else is live.
+PORTAL_AGGREGATE_CACHE_SECONDS = env.int("PORTAL_AGGREGATE_CACHE_SECONDS", default=30)
 # Where Webex reaches this portal (webhook target); unset: taken from the request.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)

@@ -1,5 +1,6 @@
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -38,7 +39,7 @@ def dashboard(request):
     sources (a test counts them): aggregates, LIMITed lists and two chart reads."""
     now = timezone.now()
     counts = org_status_counts()
-    health = datasource_health_counts()
+    health = dashboard_reads.cached_aggregate("health", datasource_health_counts)
     return render(
         request,
         "dashboard.html",
@@ -58,7 +59,10 @@ def dashboard(request):
             "deadlines": dashboard_reads.soonest_deadlines(now=now),
             "alerts": alerts_open(limit=10),
             "alert_count": alert_open_count(),
-            "expiry_chart": dashboard_reads.token_expiry_chart(now=now),
+            "expiry_chart": dashboard_reads.cached_aggregate(
+                "expiry-chart", lambda: dashboard_reads.token_expiry_chart(now=now)
+            ),
+            "aggregate_seconds": settings.PORTAL_AGGREGATE_CACHE_SECONDS,
             "rotation_chart": dashboard_reads.rotation_chart(now=now),
         },
     )

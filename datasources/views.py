@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
+from byods_portal.dashboard import cached_aggregate
 from byods_portal.forms import add_service_errors
+from byods_portal.pagination import CappedPaginator
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 
@@ -72,13 +73,18 @@ def datasource_list(request):
         .select_related(None)
         .only("public_id", "name")[: ORG_MENU_LIMIT + 1]
     )
-    page = Paginator(
+    page = CappedPaginator(
         selectors.datasource_list(
             org_public_id=org_id, status=status, health=health, search=search, sort=sort
         ),
         50,
     ).get_page(request.GET.get("page"))
-    counts = selectors.datasource_health_counts(org_public_id=org_id, status=status, search=search)
+    if org_id or status or search:
+        counts = selectors.datasource_health_counts(
+            org_public_id=org_id, status=status, search=search
+        )
+    else:  # the whole fleet: the dashboard's short-lived figure, shared
+        counts = cached_aggregate("health", selectors.datasource_health_counts)
     return render(
         request,
         "datasources/datasource_list.html",

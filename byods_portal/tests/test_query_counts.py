@@ -46,3 +46,17 @@ def test_the_at_risk_condition_has_one_term_per_distinct_lifetime(db):
 
     build(orgs=20)  # 60 data sources, all with a 1,440-minute lifetime
     assert str(health_conditions()["at_risk"]).count("token_lifetime_minutes") == 1
+
+
+@pytest.mark.django_db
+def test_the_capped_paginator_counts_up_to_its_cap(db):
+    from byods_portal.pagination import CappedPaginator
+    from datasources.models import DataSource
+
+    build(orgs=10)  # 30 data sources
+    qs = DataSource.objects.order_by("pk")
+    capped = CappedPaginator(qs, 5, cap=12)
+    assert (capped.count, capped.capped, capped.num_pages) == (12, True, 3)
+    assert len(capped.get_page(3).object_list) == 2  # rows 11-12: the list stops at the cap
+    exact = CappedPaginator(qs, 5, cap=100)
+    assert (exact.count, exact.capped, exact.num_pages) == (30, False, 6)
