@@ -16,6 +16,7 @@ KNOWN_SECRET_FIELDS = {
     ("tenants", "serviceapp", "webhook_secret"),
     ("tenants", "orgtoken", "access_token"),
     ("tenants", "orgtoken", "refresh_token"),
+    ("alerts", "alertchannel", "webhook_secret"),
 }
 # Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
 # (password) or opaque session data, which Django protects its own way.
