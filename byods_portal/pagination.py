@@ -7,10 +7,10 @@ from django.core.paginator import Paginator
 
 class CappedPaginator(Paginator):
     """Counts at most `cap` rows (`SELECT COUNT(*) FROM (... LIMIT cap + 1)`); past that the
-    page shows "5000+" and offers the first cap / per_page pages: narrower filters reach the
+    page shows "1000+" and offers the first cap / per_page pages: narrower filters reach the
     rest. An exact count over every row would grow with the fleet."""
 
-    def __init__(self, object_list, per_page, *, cap: int = 5000, **kwargs):
+    def __init__(self, object_list, per_page, *, cap: int = 1000, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap
 
