@@ -60,3 +60,12 @@ def test_the_capped_paginator_counts_up_to_its_cap(db):
     assert len(capped.get_page(3).object_list) == 2  # rows 11-12: the list stops at the cap
     exact = CappedPaginator(qs, 5, cap=100)
     assert (exact.count, exact.capped, exact.num_pages) == (30, False, 6)
+
+
+@pytest.mark.django_db
+def test_the_org_menu_gives_way_to_search_past_200_orgs(auditor_client):
+    app = build(orgs=10, per_org=1)
+    assert 'id="filter-org"' in auditor_client.get(reverse("datasources:list")).content.decode()
+    build(orgs=191, per_org=1, start=10, app=app)
+    html = auditor_client.get(reverse("datasources:list")).content.decode()
+    assert 'id="filter-org"' not in html and 'name="q"' in html
