@@ -11,6 +11,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Data sources", "datasources:list", Perm.VIEW_PORTAL),
     ("Service Apps", "tenants:serviceapp_list", Perm.VIEW_PORTAL),
     ("Bulk actions", "operations:list", Perm.VIEW_PORTAL),
+    ("Alerts", "alerts:list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
     ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
     ("API keys", "accounts:apikey_list", Perm.MANAGE_STAFF),

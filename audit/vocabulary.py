@@ -51,6 +51,13 @@ class Action(models.TextChoices):
     BULK_STARTED = "bulk.started", "Bulk action started"
     BULK_FINISHED = "bulk.finished", "Bulk action finished"
     ALERT_ACKNOWLEDGED = "alert.acknowledged", "Alert acknowledged"
+    ALERT_OPENED = "alert.opened", "Alert opened"
+    ALERT_RESOLVED = "alert.resolved", "Alert resolved"
+    ALERT_NOTIFIED = "alert.notified", "Alert notification sent"
+    INCIDENT_RAISED = "incident.raised", "Incident raised"
+    ALERTCHANNEL_CREATED = "alertchannel.created", "Alert channel added"
+    ALERTCHANNEL_UPDATED = "alertchannel.updated", "Alert channel changed"
+    ALERTCHANNEL_DELETED = "alertchannel.deleted", "Alert channel removed"
     ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Secrets re-encrypted"
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
 

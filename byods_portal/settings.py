@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "tenants",
     "datasources",
     "operations",
+    "stats",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +210,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
     "bulk-resume-stalled": {"task": "operations.resume_stalled", "schedule": 60.0},
+    "alerts-evaluate": {"task": "alerts.evaluate", "schedule": 60.0},
 }
 
 # --- Cache: Redis when REDIS_URL is set (shared by all web processes), else local memory -----
@@ -292,6 +295,9 @@ ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # Bulk operations: items one task invocation settles before it queues the next chunk (each
 # item is one Webex call or a few, so a chunk stays well inside the task time limit).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)
+# Fleet-wide counts on the dashboard and the data source list are recomputed at most this
+# often (seconds; 0: every render). They scan every data source; everything else is live.
+PORTAL_AGGREGATE_CACHE_SECONDS = env.int("PORTAL_AGGREGATE_CACHE_SECONDS", default=30)
 # Where Webex reaches this portal (webhook target); unset: taken from the request.
 PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)

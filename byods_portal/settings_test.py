@@ -12,6 +12,7 @@ os.environ.setdefault(
     "PORTAL_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAwMDAwMDA="
 )
 os.environ.setdefault("PORTAL_HTTPS", "false")
+os.environ.setdefault("PORTAL_AGGREGATE_CACHE_SECONDS", "0")  # tests see every change at once
 # Tests never read a developer's .env and always run with DEBUG off, as production does.
 os.environ["PORTAL_READ_DOTENV"] = "false"
 os.environ["DJANGO_DEBUG"] = "false"

@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("datasources.urls")),
     path("bulk/", include("operations.urls")),
+    path("", include("alerts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -10,7 +10,8 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -75,14 +76,26 @@ def datasource_history(ds: DataSource, limit: int = 50) -> QuerySet[NonceRecord]
 def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     """One Q per health value, mutually exclusive, with the precedence of `DataSource.health()`."""
     now = now or timezone.now()
-    # at_risk: (expires - now) / lifetime < 0.2  <=>  expires < now + lifetime * 0.2. SQLite
-    # cannot multiply a number by a duration, so the bound is spelled out per lifetime in use
-    # (a handful of distinct values in practice).
-    lifetimes = DataSource.objects.values_list("token_lifetime_minutes", flat=True).distinct()
-    at_risk_bound = Q(pk__in=[])
-    for minutes in lifetimes:
-        bound = now + dt.timedelta(minutes=minutes * AT_RISK_SHARE)
-        at_risk_bound |= Q(token_lifetime_minutes=minutes, token_expires_at__lt=bound)
+    # at_risk: (expires - now) / lifetime < 0.2  <=>  expires < now + lifetime * 0.2.
+    if connection.vendor == "postgresql":  # interval arithmetic in SQL: no extra query
+        bound = ExpressionWrapper(
+            Value(now) + F("token_lifetime_minutes") * Value(dt.timedelta(minutes=AT_RISK_SHARE)),
+            output_field=DateTimeField(),
+        )
+        at_risk_bound = Q(token_expires_at__lt=bound)
+    else:
+        # SQLite cannot multiply a number by a duration, so the bound is spelled out per
+        # lifetime in use (a handful of distinct values in practice). order_by(): without it
+        # the model's default ordering joins the DISTINCT (one term per row, not per value).
+        lifetimes = (
+            DataSource.objects.order_by()
+            .values_list("token_lifetime_minutes", flat=True)
+            .distinct()
+        )
+        at_risk_bound = Q(pk__in=[])
+        for minutes in lifetimes:
+            limit = now + dt.timedelta(minutes=minutes * AT_RISK_SHARE)
+            at_risk_bound |= Q(token_lifetime_minutes=minutes, token_expires_at__lt=limit)
     active = Q(status=DataSource.Status.ACTIVE)
     present = active & Q(missing_at_webex_since__isnull=True)
     running = present & Q(org__status=CustomerOrg.Status.ACTIVE)

@@ -24,6 +24,7 @@ from audit.context import Actor
 from audit.redaction import changes as diff
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
+from stats.counters import record_rotation_outcome
 from tenants.models import CustomerOrg, OrgToken
 from tenants.services import explain, org_tokens_refresh, webex_client_for
 from webex.errors import (
@@ -689,6 +690,7 @@ def datasource_rotate(
             error="",
             tracking_id="",
         )
+        record_rotation_outcome(outcome="rotated")
         _audit(
             ds,
             Action.DATASOURCE_ROTATED,
@@ -730,6 +732,7 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
         NonceRecord.objects.filter(nonce=nonce).update(
             error=str(exc)[:500], tracking_id=exc.tracking_id or ""
         )
+        record_rotation_outcome(outcome=outcome)
         audit_record(
             action=Action.DATASOURCE_ROTATION_FAILED
             if outcome != "missing"

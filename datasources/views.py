@@ -8,14 +8,15 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
+from byods_portal.dashboard import cached_aggregate
 from byods_portal.forms import add_service_errors
+from byods_portal.pagination import CappedPaginator
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 
@@ -24,6 +25,7 @@ from .forms import DataSourceForm, DeleteForm, DisableForm, MaintenanceForm
 from .models import DataSource, DriftFinding
 
 Status = DataSource.Status
+ORG_MENU_LIMIT = 200
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -64,20 +66,33 @@ def datasource_list(request):
         params |= overrides
         return urlencode({k: v for k, v in params.items() if v})
 
-    page = Paginator(
+    orgs = list(
+        tenant_selectors.org_list()
+        .select_related(None)
+        .only("public_id", "name")[: ORG_MENU_LIMIT + 1]
+    )
+    page = CappedPaginator(
         selectors.datasource_list(
             org_public_id=org_id, status=status, health=health, search=search, sort=sort
         ),
         50,
     ).get_page(request.GET.get("page"))
-    counts = selectors.datasource_health_counts(org_public_id=org_id, status=status, search=search)
+    if org_id or status or search:
+        counts = selectors.datasource_health_counts(
+            org_public_id=org_id, status=status, search=search
+        )
+    else:  # the whole fleet: the dashboard's short-lived figure, shared
+        counts = cached_aggregate("health", selectors.datasource_health_counts)
     return render(
         request,
         "datasources/datasource_list.html",
         {
             "page": page,
             "org": org,
-            "orgs": tenant_selectors.org_list(),
+            # The org menu lists at most ORG_MENU_LIMIT orgs (past that, the search box finds
+            # orgs by name): a menu of every org made this page grow with the fleet.
+            "orgs": orgs[:ORG_MENU_LIMIT],
+            "orgs_capped": len(orgs) > ORG_MENU_LIMIT,
             "search": search,
             "status": status,
             "health": health,

@@ -107,7 +107,12 @@ class CustomerOrg(models.Model):
                 fields=["service_app", "webex_org_id"], name="org_unique_per_service_app"
             ),
         ]
-        indexes = [models.Index(fields=["status", "name"], name="org_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "name"], name="org_status_idx"),
+            # The org list and the data source list (ORDER BY org name ... LIMIT 50): walked
+            # in order, so a page costs the same with 100 orgs as with 10,000.
+            models.Index(fields=["name", "id"], name="org_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

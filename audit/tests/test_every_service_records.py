@@ -16,7 +16,7 @@ from audit.context import Actor
 from audit.models import AuditEvent
 from audit.vocabulary import Action
 
-APPS = ("accounts", "tenants", "datasources", "operations", "audit")
+APPS = ("accounts", "tenants", "datasources", "operations", "audit", "alerts")
 ACTOR = Actor.system("test")
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 
@@ -36,6 +36,7 @@ EXEMPT = {
     "audit.services.audit_record_failure": "the recorder itself",
     "operations.services.bulk_preview": "reads only: what a bulk operation would change",
     "operations.services.bulk_kind_allowed": "a predicate",
+    "alerts.services.webhook_signature": "computes an HMAC",
 }
 
 
@@ -332,6 +333,73 @@ def _bulk_retry(world):
     services.bulk_operation_retry_failures(operation=op, actor=ACTOR)
 
 
+def _alert(world):
+    from alerts.services import alerts_evaluate
+    from tenants.models import CustomerOrg
+
+    _, org = _tenants(world)
+    CustomerOrg.objects.filter(pk=org.pk).update(status="reauthorization_required")
+    report = alerts_evaluate(actor=ACTOR)
+    from alerts.models import Alert
+
+    return Alert.objects.get(pk=report.opened[0])
+
+
+def _incident(world):
+    from alerts.services import alert_incident_raise
+
+    _, org = _tenants(world)
+    return alert_incident_raise(org=org, summary="Webex outage", user=None, actor=ACTOR)
+
+
+def _alert_acknowledge(world):
+    from django.contrib.auth import get_user_model
+
+    from alerts.services import alert_acknowledge
+
+    user = get_user_model().objects.create_user(username="ack@example.com")
+    alert_acknowledge(alert=_alert(world), user=user, actor=ACTOR)
+
+
+def _alert_resolve(world):
+    from alerts.services import alert_resolve
+
+    alert_resolve(alert=_incident(world), user=None, actor=ACTOR)
+
+
+def _channel():
+    from alerts.services import alertchannel_create
+
+    return alertchannel_create(
+        team="Ops", email_recipients=["ops@example.com"], kinds=["incident"], actor=ACTOR
+    )
+
+
+def _alert_deliver(world):
+    from alerts.services import alert_deliver
+
+    _channel()
+    assert alert_deliver(alert=_incident(world), event="opened", actor=ACTOR).sent == 1
+
+
+def _alertchannel_update(world):
+    from alerts.services import alertchannel_update
+
+    alertchannel_update(
+        channel=_channel(),
+        team="Ops 2",
+        email_recipients=["a@example.com"],
+        kinds=["incident"],
+        actor=ACTOR,
+    )
+
+
+def _alertchannel_delete(world):
+    from alerts.services import alertchannel_delete
+
+    alertchannel_delete(channel=_channel(), actor=ACTOR)
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.apikey_create": (_apikey, Action.APIKEY_CREATED),
@@ -388,6 +456,14 @@ CASES = {
         Action.BULK_FINISHED,
     ),
     "operations.services.bulk_operation_retry_failures": (_bulk_retry, Action.BULK_STARTED),
+    "alerts.services.alerts_evaluate": (_alert, Action.ALERT_OPENED),
+    "alerts.services.alert_acknowledge": (_alert_acknowledge, Action.ALERT_ACKNOWLEDGED),
+    "alerts.services.alert_incident_raise": (_incident, Action.INCIDENT_RAISED),
+    "alerts.services.alert_resolve": (_alert_resolve, Action.ALERT_RESOLVED),
+    "alerts.services.alert_deliver": (_alert_deliver, Action.ALERT_NOTIFIED),
+    "alerts.services.alertchannel_create": (lambda world: _channel(), Action.ALERTCHANNEL_CREATED),
+    "alerts.services.alertchannel_update": (_alertchannel_update, Action.ALERTCHANNEL_UPDATED),
+    "alerts.services.alertchannel_delete": (_alertchannel_delete, Action.ALERTCHANNEL_DELETED),
 }
 
 

@@ -17,6 +17,7 @@ KNOWN_SECRET_FIELDS = {
     ("tenants", "orgtoken", "access_token"),
     ("tenants", "orgtoken", "refresh_token"),
     ("accounts", "apikey", "secret_hash"),
+    ("alerts", "alertchannel", "webhook_secret"),
 }
 # Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
 # (password) or opaque session data, which Django protects its own way. API keys are hashed

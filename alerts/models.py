@@ -1,0 +1,140 @@
+"""Alerts (one row per episode of a condition) and the channels that deliver them to people.
+
+An episode opens when `alerts_evaluate` first sees a condition, is touched while it persists,
+and is resolved when it clears; the next occurrence is a new row. A partial unique constraint
+keeps at most one open episode per dedup key, so two evaluations racing cannot open two.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from byods_portal.encryption import EncryptedTextField
+from datasources.models import DataSource
+from tenants.models import CustomerOrg
+
+
+class Kind(models.TextChoices):
+    TOKEN_AT_RISK = "token_at_risk", "Token at risk"
+    ROTATION_FAILING = "rotation_failing", "Rotation failing"
+    ORG_REAUTHORIZATION = "org_reauthorization", "Org needs reauthorization"
+    DRIFT_FOUND = "drift_found", "Drift found"
+    INCIDENT = "incident", "Incident"
+
+
+class Alert(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    # kind + org (+ data source): what makes two observations the same condition.
+    dedup_key = models.CharField(max_length=200)
+    org = models.ForeignKey(CustomerOrg, on_delete=models.CASCADE, related_name="alerts")
+    datasource = models.ForeignKey(
+        DataSource, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    # The org's customer-success owner when the episode opened (named in every notification).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_alerts",
+    )
+    summary = models.CharField(max_length=500)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="acknowledged_alerts",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    resolution_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="alert_one_open_episode",
+            ),
+        ]
+        indexes = [
+            # The alerts list and the dashboard: "open alerts, newest first" (keyset on id).
+            models.Index(
+                fields=["-opened_at", "-id"],
+                name="alert_open_idx",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+            models.Index(fields=["-opened_at", "-id"], name="alert_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.org} ({'open' if self.is_open else 'resolved'})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class AlertChannel(models.Model):
+    """Where a team wants alerts: e-mail addresses and/or a Slack-compatible webhook."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.CharField(max_length=100, unique=True)
+    email_recipients = models.JSONField(default=list, blank=True)  # list of addresses
+    webhook_url = models.URLField(max_length=500, blank=True)
+    # HMAC key for the X-BYODS-Signature header; encrypted at rest, never shown again.
+    webhook_secret = EncryptedTextField(blank=True)
+    kinds = models.JSONField(default=list)  # Kind values this channel receives
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team"]
+
+    def __str__(self) -> str:
+        return self.team
+
+
+class AlertDelivery(models.Model):
+    """One notification (an episode's opening or its resolution) to one channel by one medium.
+
+    The unique constraint and `sent_at` are what make delivery at-most-once per episode: a
+    retried task sends only rows that are still unsent, and claims each with a lease first.
+    """
+
+    class Event(models.TextChoices):
+        OPENED = "opened", "Opened"
+        RESOLVED = "resolved", "Resolved"
+
+    class Medium(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=10, choices=Event.choices)
+    medium = models.CharField(max_length=10, choices=Medium.choices)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "event", "medium"], name="alert_delivery_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "sent" if self.sent_at else f"unsent after {self.attempts} attempts"
+        return f"{self.event} {self.medium} to {self.channel}: {state}"

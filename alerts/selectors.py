@@ -1,0 +1,52 @@
+"""Reads for alerts and alert channels. Views look them up only through these."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import Alert, AlertChannel, Kind
+
+
+def alert_list(*, state: str = "open", kind: str = "", search: str = "") -> QuerySet[Alert]:
+    """Alerts newest first (open ones by default), with everything a list row shows."""
+    qs = Alert.objects.select_related("org", "datasource", "owner", "acknowledged_by")
+    if state != "all":
+        qs = qs.filter(resolved_at__isnull=True)
+    if kind in Kind.values:
+        qs = qs.filter(kind=kind)
+    if search:
+        term = search.strip()
+        qs = qs.filter(Q(org__name__icontains=term) | Q(summary__icontains=term))
+    return qs.order_by("-opened_at", "-id")
+
+
+def alerts_open(limit: int = 10) -> list[Alert]:
+    """For the dashboard: the newest open alerts (one row per episode, so deduplicated)."""
+    return list(alert_list(state="open")[:limit])
+
+
+def alert_open_count() -> int:
+    return Alert.objects.filter(resolved_at__isnull=True).count()
+
+
+def alert_get_for_user(user, public_id: uuid.UUID) -> Alert:
+    if not user.is_authenticated:
+        raise Http404
+    alert = Alert.objects.select_related("org").filter(public_id=public_id).first()
+    if alert is None:
+        raise Http404("No such alert")
+    return alert
+
+
+def alertchannel_list() -> QuerySet[AlertChannel]:
+    return AlertChannel.objects.order_by("team")
+
+
+def alertchannel_get(public_id: uuid.UUID) -> AlertChannel:
+    channel = AlertChannel.objects.filter(public_id=public_id).first()
+    if channel is None:
+        raise Http404("No such channel")
+    return channel

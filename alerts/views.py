@@ -1,0 +1,179 @@
+"""Pages for alerts and alert channels. Views parse input, call one service, show the outcome.
+
+Who may do what:
+- every staff role reads alerts (VIEW_PORTAL);
+- acknowledging ("I am on it") needs EDIT_DATASOURCES: operators and onboarding staff, the
+  people named as org owners who act on alerts, but not auditors, who change nothing;
+- raising and resolving incidents and managing channels (where customer names are sent) are
+  operator actions (OPERATE).
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import Perm
+from byods_portal.forms import add_service_errors
+from byods_portal.pagination import CappedPaginator
+
+from . import selectors, services
+from .forms import ChannelForm, IncidentForm
+from .models import Kind
+
+
+def _back(request, default: str = "alerts:list"):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+# ------------------------------------------------------------------------- alerts
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def alert_list(request):
+    state = "all" if request.GET.get("state") == "all" else "open"
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in Kind.values else ""
+    search = request.GET.get("q", "").strip()[:100]
+    page = CappedPaginator(
+        selectors.alert_list(state=state, kind=kind, search=search), 50
+    ).get_page(request.GET.get("page"))
+
+    def query(**overrides) -> str:
+        params = {"state": state if state == "all" else "", "kind": kind, "q": search}
+        params |= overrides
+        return urlencode({k: v for k, v in params.items() if v})
+
+    return render(
+        request,
+        "alerts/alert_list.html",
+        {
+            "page": page,
+            "state": state,
+            "kind": kind,
+            "search": search,
+            "kinds": Kind.choices,
+            "filtered": bool(kind or search),
+            "page_query": query(),
+            "open_query": query(state=""),
+            "all_query": query(state="all"),
+        },
+    )
+
+
+@require_POST
+@permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
+def alert_acknowledge(request, public_id: uuid.UUID):
+    alert = selectors.alert_get_for_user(request.user, public_id)
+    try:
+        services.alert_acknowledge(alert=alert, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Acknowledged: {alert.org.name} – {alert.get_kind_display()}.")
+    return _back(request)
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def alert_resolve(request, public_id: uuid.UUID):
+    alert = selectors.alert_get_for_user(request.user, public_id)
+    try:
+        services.alert_resolve(alert=alert, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        from . import tasks
+
+        tasks.deliver.delay_on_commit(alert.pk, "resolved")
+        messages.success(request, f"Incident for {alert.org.name} resolved; teams are told.")
+    return _back(request)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def incident_raise(request):
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            alert = services.alert_incident_raise(
+                org=form.cleaned_data["org"],
+                summary=form.cleaned_data["summary"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            from . import tasks
+
+            tasks.deliver.delay_on_commit(alert.pk, "opened")
+            messages.success(request, f"Incident raised for {alert.org.name}; teams are told.")
+            return redirect("alerts:list")
+    return render(request, "alerts/incident_form.html", {"form": form})
+
+
+# ------------------------------------------------------------------------- channels
+@require_GET
+@permission_required(Perm.OPERATE, raise_exception=True)
+def channel_list(request):
+    return render(
+        request,
+        "alerts/channel_list.html",
+        {"channels": selectors.alertchannel_list(), "kind_labels": dict(Kind.choices)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def channel_create(request):
+    form = ChannelForm(request.POST or None, initial={"enabled": True, "kinds": Kind.values})
+    if request.method == "POST" and form.is_valid():
+        try:
+            channel = services.alertchannel_create(**form.payload())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Channel {channel.team} added.")
+            return redirect("alerts:channel_list")
+    return render(request, "alerts/channel_form.html", {"form": form, "channel": None})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.OPERATE, raise_exception=True)
+def channel_edit(request, public_id: uuid.UUID):
+    channel = selectors.alertchannel_get(public_id)
+    initial = {
+        "team": channel.team,
+        "email_recipients": "\n".join(channel.email_recipients),
+        "webhook_url": channel.webhook_url,
+        "kinds": channel.kinds,
+        "enabled": channel.enabled,
+    }
+    form = ChannelForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.alertchannel_update(channel=channel, **form.payload())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Channel {form.cleaned_data['team']} saved.")
+            return redirect("alerts:channel_list")
+    return render(request, "alerts/channel_form.html", {"form": form, "channel": channel})
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def channel_delete(request, public_id: uuid.UUID):
+    channel = selectors.alertchannel_get(public_id)
+    services.alertchannel_delete(channel=channel)
+    messages.success(request, f"Channel {channel.team} removed; it receives no more alerts.")
+    return redirect("alerts:channel_list")

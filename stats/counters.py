@@ -1,0 +1,60 @@
+"""Counters written by services, in the caller's transaction, one statement each.
+
+Not a `services` module: a counter changes no business state and is not audited by itself;
+the rotation that calls it records its own audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+from django.utils import timezone
+
+from .models import RotationOutcomeHour
+
+SUCCESS = "rotated"
+FAILURES = ("failed", "rate_limited", "missing")
+OUTCOMES = (SUCCESS, *FAILURES)
+
+
+def hour_start(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def record_rotation_outcome(*, outcome: str, at: dt.datetime | None = None) -> None:
+    """Add one to the counter of `outcome` for the hour of `at` (now by default).
+
+    One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite >= 3.24 both speak it), so
+    concurrent rotations never lose an increment and never need a lock of their own.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown rotation outcome {outcome!r}")
+    hour = hour_start(at or timezone.now())
+    table = connection.ops.quote_name(RotationOutcomeHour._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (hour, outcome, count) VALUES (%s, %s, 1) "  # noqa: S608 - table name from model meta
+            f"ON CONFLICT (hour, outcome) DO UPDATE SET count = {table}.count + 1",
+            [connection.ops.adapt_datetimefield_value(hour), outcome],
+        )
+
+
+def rotation_outcomes_by_hour(
+    *, hours: int = 168, now: dt.datetime | None = None
+) -> list[tuple[dt.datetime, int, int]]:
+    """(hour start, succeeded, failed) for each of the last `hours` hours, oldest first, zeros
+    included. Reads at most hours x len(OUTCOMES) rows."""
+    end = hour_start(now or timezone.now())
+    start = end - dt.timedelta(hours=hours - 1)
+    ok: dict[dt.datetime, int] = {}
+    bad: dict[dt.datetime, int] = {}
+    rows = RotationOutcomeHour.objects.filter(hour__gte=start).values_list(
+        "hour", "outcome", "count"
+    )
+    for hour, outcome, count in rows:
+        key = hour_start(hour)
+        target = ok if outcome == SUCCESS else bad
+        target[key] = target.get(key, 0) + count
+    slots = [start + dt.timedelta(hours=i) for i in range(hours)]
+    return [(slot, ok.get(slot, 0), bad.get(slot, 0)) for slot in slots]
