@@ -19,10 +19,11 @@ from .conftest import TABLET
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+EVERYONE = {"Dashboard", "Orgs", "Data sources", "Service Apps", "Bulk actions", "Alerts"}
 NAV = {
-    "operator": {"Dashboard", "Orgs", "Data sources", "Service Apps", "Audit trail", "Staff"},
-    "onboarding": {"Dashboard", "Orgs", "Data sources", "Service Apps"},
-    "auditor": {"Dashboard", "Orgs", "Data sources", "Service Apps", "Audit trail"},
+    "operator": EVERYONE | {"Audit trail", "Staff"},
+    "onboarding": EVERYONE,
+    "auditor": EVERYONE | {"Audit trail"},
 }
 
 
