@@ -31,6 +31,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: sign-in throttle counters never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _ensure_role_groups() -> None:
     """A transactional test's flush empties every table, the groups the data migration made
     included; recreate them (idempotently) so personas always get their roles."""
