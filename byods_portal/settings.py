@@ -211,7 +211,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
     "integration-token-refresh": {"task": "tenants.refresh_integration_tokens", "schedule": 3600.0},
-    "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
+    # Data sources fall due at 50-70 % of their lifetime: a 2-minute token (the soak test's) is
+    # due with at least 36 s left, two sweeps at the default 15 s (the soak uses 5 s).
+    "rotation-sweep": {
+        "task": "datasources.rotation_sweep",
+        "schedule": env.float("ROTATION_SWEEP_SECONDS", default=15.0),
+    },
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
 }
