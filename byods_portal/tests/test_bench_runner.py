@@ -1,6 +1,7 @@
 """bench/run_all.py reads each benchmark's target from the benchmark itself."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,12 @@ RUNNER = Path(__file__).resolve().parents[2] / "bench" / "run_all.py"
 def run_all():
     spec = importlib.util.spec_from_file_location("bench_run_all", RUNNER)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
 
 
 @pytest.mark.parametrize(
