@@ -32,9 +32,17 @@ def _window() -> int:
 
 
 def client_ip(request) -> str:
-    """The caller's address as the server saw it (the proxy sets REMOTE_ADDR when trusted)."""
+    """The caller's address. Behind the trusted proxy (PORTAL_BEHIND_PROXY, which sets
+    SECURE_PROXY_SSL_HEADER) REMOTE_ADDR is the proxy itself, so the last X-Forwarded-For
+    entry, the one our proxy appended, is used; earlier entries are client-supplied and could
+    be forged to dodge the per-address limit."""
     if request is None:
         return ""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:64]
     return str(request.META.get("REMOTE_ADDR", ""))
 
 

@@ -78,6 +78,39 @@ def test_one_address_spraying_many_accounts_is_locked(client, staff, settings):
 
 
 @pytest.mark.django_db
+def test_behind_the_proxy_the_address_is_the_one_the_proxy_appended(client, staff, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.LOGIN_THROTTLE_IP_FAILURES = 3
+    for n in range(3):  # a forged first entry changes every time; the proxy's does not
+        client.post(
+            reverse("login"),
+            {"username": f"v{n}@example.com", "password": "x"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 203.0.113.77",
+        )
+    other = Client()
+    blocked = other.post(
+        reverse("login"),
+        {"username": "u@example.com", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.77",
+    )
+    assert b"Too many failed sign-ins" in blocked.content
+    # Another client behind the same proxy is not locked out.
+    assert (
+        Client()
+        .post(
+            reverse("login"),
+            {"username": "u@example.com", "password": PASSWORD},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR="198.51.100.20",
+        )
+        .status_code
+        == 302
+    )
+
+
+@pytest.mark.django_db
 def test_the_admin_sign_in_is_throttled_too(client, django_user_model, settings):
     settings.LOGIN_THROTTLE_FAILURES = 2
     django_user_model.objects.create_superuser("root@example.com", "", PASSWORD)
