@@ -212,18 +212,15 @@ def phase_of(at: dt.datetime, phases: dict[str, dt.datetime]) -> str:
     return max(began)[1] if began else "setup"
 
 
-def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) -> dict:
-    from audit.models import AuditEvent
-    from audit.vocabulary import Action
-    from datasources.models import DataSource
-
+def nonce_figures(
+    nonce_history: list[dict], ended_at: dt.datetime, phases: dict[str, dt.datetime]
+) -> dict:
+    """From the emulator's nonce history alone: lapses, reused nonces, idempotent resends,
+    the worst remaining lifetime at rotation, and how many changes each data source had."""
     lifetime = dt.timedelta(minutes=LIFETIME_MINUTES)
     history = defaultdict(list)  # data source id at Webex -> [(time, nonce)] in order
-    for entry in state["nonceHistory"]:
+    for entry in nonce_history:
         history[entry["dataSourceId"]].append((parse_time(entry["time"]), entry["nonce"]))
-    remote = {d["id"]: d for d in state["dataSources"]}
-    portal = {d.webex_id: d for d in DataSource.objects.filter(deleted_at__isnull=True)}
-
     lapsed, resends, reused, worst = 0, 0, 0, None
     lapses_by_phase: Counter = Counter()
     owners: dict[str, set] = defaultdict(set)
@@ -242,20 +239,38 @@ def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) 
             issued.append((at, nonce))
         changes[ds_id] = len(issued)
         for (before, _), (after, _) in zip(issued, issued[1:], strict=False):
-            if after > ended_at and before + lifetime > ended_at:
+            expired = before + lifetime
+            if after > ended_at and expired > ended_at:
                 continue  # rotated while draining, with beat stopped: not the engine's timing
-            left = (before + lifetime - after).total_seconds()
+            left = (expired - after).total_seconds()
             worst = left if worst is None else min(worst, left)
-            if left <= 0 and before + lifetime <= ended_at:  # expired inside the soak window
+            if left <= 0:  # expired inside the soak window before its successor came
                 lapsed += 1
-                lapses_by_phase[phase_of(before + lifetime, phases)] += 1
-        # Every accepted change re-signs the JWS; the last one issued before the end must
-        # still have been valid when the soak ended.
-        last_before_end = [at for at, _ in issued if at <= ended_at]
-        if last_before_end and last_before_end[-1] + lifetime <= ended_at:
+                lapses_by_phase[phase_of(expired, phases)] += 1
+        # The newest token must still have been valid when the soak ended.
+        if issued and issued[-1][0] + lifetime <= ended_at:
             lapsed += 1
-            lapses_by_phase[phase_of(last_before_end[-1] + lifetime, phases)] += 1
+            lapses_by_phase[phase_of(issued[-1][0] + lifetime, phases)] += 1
     reused += sum(1 for ids in owners.values() if len(ids) > 1)
+    return {
+        "lapsed": lapsed,
+        "reused": reused,
+        "resends": resends,
+        "worst": worst if worst is not None else float("nan"),
+        "changes": changes,
+        "lapses_by_phase": dict(lapses_by_phase),
+    }
+
+
+def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) -> dict:
+    from audit.models import AuditEvent
+    from audit.vocabulary import Action
+    from datasources.models import DataSource
+
+    result = nonce_figures(state["nonceHistory"], ended_at, phases)
+    changes = result.pop("changes")
+    remote = {d["id"]: d for d in state["dataSources"]}
+    portal = {d.webex_id: d for d in DataSource.objects.filter(deleted_at__isnull=True)}
 
     disagree = 0
     for webex_id in set(remote) | set(portal):
@@ -278,15 +293,10 @@ def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) 
         ds = portal.get(webex_id)
         events = audited[str(ds.public_id)] if ds else 0
         unaudited += max(0, count - events)
-    return {
-        "lapsed": lapsed,
-        "reused": reused,
-        "resends": resends,
+    return result | {
         "disagree": disagree,
         "unaudited": unaudited,
-        "worst": worst if worst is not None else float("nan"),
         "rotations": sum(changes.values()) - len(changes),
-        "lapses_by_phase": dict(lapses_by_phase),
     }
 
 
