@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed-stamp
 help:
 	@echo "make run    set up everything and start the portal, worker, beat and Webex emulator"
 	@echo "make test   set up and run the whole test suite and the linter"
-	@echo "make bench  run every benchmark in bench/"
+	@echo "make bench  run every benchmark in bench/ and write bench/RESULTS.md"
+	@echo "make soak   ten minutes of rotation under faults, a killed worker and a broker restart"
 
 # Reinstall only when a requirements file changes: second runs start in seconds.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -49,6 +50,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+# Not part of CI: about ten minutes (SOAK_SECONDS, SOAK_DATASOURCES to change); see scripts/soak.py.
+soak: venv
+	$(BIN)/python scripts/soak.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache

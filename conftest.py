@@ -31,6 +31,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: sign-in throttle counters never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _ensure_role_groups() -> None:
     """A transactional test's flush empties every table, the groups the data migration made
     included; recreate them (idempotently) so personas always get their roles."""
@@ -149,10 +157,8 @@ def webex_world(emulator, emulator_server):
 @pytest.fixture
 def api_client_for(db):
     """`api_client_for("auditor")` -> a DRF test client sending a fresh API key of that role
-    (`client.key` holds the key, `client.api_key` its row). Rate limits are counted per key,
-    so each fresh key starts with a full allowance: the cache is reset by never reusing a
-    counter, not by flushing it (under `make test` the cache shares its Redis database with
-    the Celery broker, and a flush would drop queued tasks)."""
+    (`client.key` holds the key, `client.api_key` its row). Rate limits are counted per key
+    in the cache, which the tests keep in memory and empty before each test."""
     from rest_framework.test import APIClient
 
     from accounts.services import apikey_create

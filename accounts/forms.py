@@ -1,8 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from byods_portal.forms import PortalFormMixin
 
+from . import throttle
 from .roles import Role
 
 
@@ -13,10 +15,24 @@ class SignInForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That e-mail and password do not match an active staff account.",
+        "locked": (
+            "Too many failed sign-ins: sign-in for this account (or from this address) is "
+            "paused for %(minutes)s minutes. Wait, or ask an operator to check the audit trail."
+        ),
     }
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+    def get_invalid_login_error(self):
+        name = self.cleaned_data.get("username", "")
+        if throttle.is_locked(name, throttle.client_ip(self.request)):
+            return forms.ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.LOGIN_THROTTLE_MINUTES},
+            )
+        return super().get_invalid_login_error()
 
 
 class ApiKeyForm(PortalFormMixin, forms.Form):

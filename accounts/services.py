@@ -163,3 +163,27 @@ def apikey_revoke(
         changes={"revoked_at": {"before": None, "after": api_key.revoked_at}},
     )
     return api_key
+
+
+@transaction.atomic
+def staff_sign_in_lock(*, username: str, client_ip: str, actor: Actor | None = None) -> None:
+    """Record that sign-ins were locked after repeated failures (the lock itself is the
+    throttle's cache entry, set before this is called; see accounts/throttle.py).
+
+    Like refused sign-ins, only a plausible login name is kept: people sometimes type a
+    password into that field.
+    """
+    from django.conf import settings
+
+    shown = username if "@" in username else "(not an e-mail address)"
+    minutes = settings.LOGIN_THROTTLE_MINUTES
+    audit_record(
+        action=Action.STAFF_SIGN_IN_LOCKED,
+        summary=(
+            f"Sign-in as {shown} from {client_ip or '?'} locked for {minutes} minutes "
+            "after repeated failures"
+        ),
+        actor=actor or Actor.system("sign-in-throttle"),
+        target_type="user",
+        target_label=shown,
+    )

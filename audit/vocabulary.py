@@ -13,6 +13,7 @@ class Action(models.TextChoices):
     STAFF_SIGNED_IN = "staff.signed_in", "Signed in"
     STAFF_SIGN_IN_FAILED = "staff.sign_in_failed", "Sign-in refused"
     STAFF_SIGNED_OUT = "staff.signed_out", "Signed out"
+    STAFF_SIGN_IN_LOCKED = "staff.sign_in_locked", "Sign-in locked after failures"
     STAFF_ROLE_CHANGED = "staff.role_changed", "Staff role changed"
     APIKEY_CREATED = "apikey.created", "API key created"
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"

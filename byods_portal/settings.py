@@ -122,6 +122,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# Sign-in throttle (accounts/throttle.py): failures per login name / per client address within
+# the window that lock sign-in for the window.
+LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=5)
+LOGIN_THROTTLE_IP_FAILURES = env.int("LOGIN_THROTTLE_IP_FAILURES", default=20)
+LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
+# The throttle counts in the cache (CACHES, below with the API's rate limits).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -206,7 +213,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
     "integration-token-refresh": {"task": "tenants.refresh_integration_tokens", "schedule": 3600.0},
-    "rotation-sweep": {"task": "datasources.rotation_sweep", "schedule": 15.0},
+    # Data sources fall due at 50-70 % of their lifetime: a 2-minute token (the soak test's) is
+    # due with at least 36 s left, two sweeps at the default 15 s (the soak uses 5 s).
+    "rotation-sweep": {
+        "task": "datasources.rotation_sweep",
+        "schedule": env.float("ROTATION_SWEEP_SECONDS", default=15.0),
+    },
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
     "bulk-resume-stalled": {"task": "operations.resume_stalled", "schedule": 60.0},
@@ -214,7 +226,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- Cache: Redis when REDIS_URL is set (shared by all web processes), else local memory -----
-# The API's per-key rate limits count here.
+# The API's per-key rate limits and the sign-in throttle count here.
 _redis_url = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (

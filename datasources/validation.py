@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -43,6 +44,13 @@ def normalize_host(host: str) -> str:
     return ascii_host
 
 
+def _idna_decode(ascii_host: str) -> str:
+    try:
+        return ascii_host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return ""
+
+
 def host_in_domains(host: str, domains: list[str]) -> bool:
     """Equal to an approved domain or a subdomain of one, label by label: `cisco.com` admits
     `a.cisco.com`, never `evilcisco.com` or `cisco.com.evil.io`."""
@@ -69,6 +77,13 @@ def check_url(url: str, domains: list[str]) -> str:
         raise fail(f"The URL is longer than {MAX_URL} characters.")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise fail("The URL must not contain spaces or control characters.")
+    # Zero-width characters, direction overrides and byte-order marks (Unicode "format"
+    # characters) are invisible on screen: a URL that reads as approved but is not.
+    if any(unicodedata.category(ch) in {"Cf", "Cc", "Co", "Cs", "Cn"} for ch in url):
+        raise fail(
+            "The URL must not contain invisible characters (zero-width spaces, direction "
+            "marks or overrides)."
+        )
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise fail("The URL must start with https:// (Webex only calls secure endpoints).")
@@ -90,6 +105,14 @@ def check_url(url: str, domains: list[str]) -> str:
         ascii_host = normalize_host(host)
     except ValueError:
         raise fail("The URL's host is not a valid host name.") from None
+    # IDNA quietly maps full-width letters and dots to ASCII ("ｂyods．example．com" becomes
+    # "byods.example.com"), so what a person reads differs from what was checked: only hosts
+    # already in their canonical form are accepted.
+    if not host.isascii() and host.rstrip(".").lower() != _idna_decode(ascii_host):
+        raise fail(
+            "The URL's host contains look-alike characters (full-width letters or dots); "
+            "type it in its plain form."
+        )
     if not host_in_domains(ascii_host, domains):
         allowed = ", ".join(domains) or "none"
         raise fail(

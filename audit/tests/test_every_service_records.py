@@ -46,6 +46,12 @@ def _staff_user_create(world):
     staff_user_create(email="new@example.com", role=Role.AUDITOR, actor=ACTOR)
 
 
+def _staff_sign_in_lock(world):
+    from accounts.services import staff_sign_in_lock
+
+    staff_sign_in_lock(username="someone@example.com", client_ip="203.0.113.9")
+
+
 def _tenants(world, **kw):
     """A portal Service App (and, unless told otherwise, an onboarded org) in the emulator."""
     from tenants import services
@@ -405,6 +411,7 @@ CASES = {
     "accounts.services.apikey_create": (_apikey, Action.APIKEY_CREATED),
     "accounts.services.apikey_revoke": (_apikey_revoke, Action.APIKEY_REVOKED),
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
+    "accounts.services.staff_sign_in_lock": (_staff_sign_in_lock, Action.STAFF_SIGN_IN_LOCKED),
     "tenants.services.serviceapp_create": (_serviceapp_create, Action.SERVICEAPP_CREATED),
     "tenants.services.serviceapp_register_webhooks": (
         _serviceapp_register_webhooks,
