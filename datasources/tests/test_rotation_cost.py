@@ -18,10 +18,11 @@ from webex.types import DataSource as RemoteDataSource
 from .conftest import SYSTEM
 
 # Write-ahead: lock-read the row, record the nonce, mark it pending. Completion: update the
-# row, the nonce record, and append the audit event (read-lock the chain head, insert, move
-# the head). Counted inside the test's transaction, so each atomic block adds a savepoint and
-# its release: 3 + 5 statements + 2 x 2 = 12. Before: 14, plus a fresh connection each time.
-QUERIES_PER_ROTATION = 12
+# row, the nonce record, bump the dashboard's hourly outcome counter (one upsert), and append
+# the audit event (read-lock the chain head, insert, move the head). Counted inside the test's
+# transaction, so each atomic block adds a savepoint and its release: 3 + 6 statements
+# + 2 x 2 = 13. Before: 14 without the counter, plus a fresh connection each time.
+QUERIES_PER_ROTATION = 13
 
 
 def test_apply_remote_writes_only_the_listed_fields():
