@@ -72,7 +72,7 @@ class SelectionSerializer(serializers.Serializer):
         the service, with its message)."""
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
-        ids = data.get("ids") or []
+        ids = data.getlist("ids") if hasattr(data, "getlist") else data.get("ids") or []
         if not isinstance(ids, list):
             raise serializers.ValidationError({"ids": ["Send a list of ids."]})
         filters = data.get("filters") or {}
@@ -181,7 +181,9 @@ class OperationSerializer(serializers.ModelSerializer):
     message = serializers.SerializerMethodField()
     mode = serializers.SerializerMethodField()
     reason = serializers.SerializerMethodField()
-    retry_of = serializers.UUIDField(source="retry_of.public_id", read_only=True, default=None)
+    retry_of = serializers.UUIDField(
+        source="retry_of.public_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = BulkOperation
