@@ -340,7 +340,7 @@ def test_the_list_filters_by_kind_and_state(client_of, sources, operator_user, e
 # ------------------------------------------------------------------------- end to end
 @pytest.mark.django_db
 def test_a_bulk_disable_over_the_api_runs_reports_and_retries_its_failures(
-    client_of, sources, emulator, queued, settings
+    client_of, operator_client, sources, emulator, queued, settings
 ):
     settings.BULK_CHUNK_SIZE = 2  # several task runs, each queueing the next
     client = client_of("operator")
@@ -380,6 +380,8 @@ def test_a_bulk_disable_over_the_api_runs_reports_and_retries_its_failures(
     assert disabled.count() == 3 and set(disabled.values_list("actor", flat=True)) == {key_label}
     assert AuditEvent.objects.get(action="bulk.started").actor == key_label
     assert done["created_by"] == key_label
+    page = operator_client.get(reverse("operations:detail", args=[op_id])).content.decode()
+    assert f"Started by {key_label}" in page
 
     emulator.clear_faults()
     retried = client.post(f"{BASE}{op_id}/retry-failures/")
