@@ -217,6 +217,11 @@ def _create(
     """Inside a transaction: the operation, its items (in batches), its audit event."""
     if actor is None and user is not None:
         actor = Actor.user(user)
+    params = {k: v for k, v in params.items() if k != "actor"}
+    if user is None and actor is not None:
+        # Started without a staff user (an API key): remember who, so every item's own audit
+        # event names that key as it would for a single-target API call. Labels, no secrets.
+        params["actor"] = {"type": actor.type, "label": actor.label, "id": actor.id}
     op = BulkOperation(
         kind=kind, target_type=target_type, params=params, created_by=user, retry_of=retry_of
     )
@@ -451,6 +456,20 @@ def _finish(op_id: int) -> None:
         )
 
 
+def _run_actor(op: BulkOperation) -> Actor:
+    """Who the items' changes are recorded as: the user or API key that started it."""
+    if op.created_by:
+        return Actor.user(op.created_by)
+    started_by = op.params.get("actor")
+    if isinstance(started_by, dict) and started_by.get("label"):
+        return Actor(
+            type=str(started_by.get("type", "")),
+            label=str(started_by["label"]),
+            id=str(started_by.get("id", "")),
+        )
+    return Actor.system("bulk_operation")
+
+
 def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
     """Process up to `limit` pending items; returns True while pending items remain.
 
@@ -463,7 +482,7 @@ def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
     op = BulkOperation.objects.select_related("created_by").get(pk=operation_id)
     if op.started_at is None:
         BulkOperation.objects.filter(pk=op.pk, started_at__isnull=True).update(started_at=now)
-    actor = Actor.user(op.created_by) if op.created_by else Actor.system("bulk_operation")
+    actor = _run_actor(op)
     try:
         pending = list(op.items.filter(state=ItemState.PENDING).order_by("pk")[:limit])
         for item in pending:

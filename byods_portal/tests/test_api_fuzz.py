@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from datasources.api.views import DS_EXAMPLE
 from datasources.models import DataSource
 from datasources.tests.conftest import org, register  # noqa: F401 - fixtures
+from operations.api.views import OP_EXAMPLE
+from operations.models import BulkOperation
 from tenants.api.views import APP_EXAMPLE, ORG_EXAMPLE
 from tenants.models import CustomerOrg, ServiceApp
 from tenants.tests.conftest import portal_app  # noqa: F401 - fixture
@@ -42,6 +44,18 @@ def fuzz_key(api_client_for, settings, register, org):  # noqa: F811
         public_id=uuid.UUID(ORG_EXAMPLE["id"]), webex_org_id=uuid.UUID(ORG_EXAMPLE["webex_org_id"])
     )
     DataSource.objects.filter(pk=ds.pk).update(public_id=uuid.UUID(DS_EXAMPLE["id"]))
+    # A finished bulk operation with one failure, so watching and retrying it act on it.
+    op = BulkOperation.objects.create(
+        public_id=uuid.UUID(OP_EXAMPLE["id"]),
+        kind="rotate",
+        target_type="datasource",
+        state="done",
+        total=1,
+        failed=1,
+    )
+    op.items.create(
+        target_public_id=uuid.UUID(DS_EXAMPLE["id"]), state="failed", reason="Injected failure"
+    )
     return api_client_for("operator").key
 
 

@@ -48,6 +48,13 @@ ALLOWED = {
     ("api:auditevent-detail", "get"): AUDIT,
     ("api:auditevent-export", "get"): AUDIT,
     ("api:jws-verify", "post"): {"operator", "verifier"},
+    # Bulk: starting needs at least EDIT; the kind's own permission is checked once known.
+    ("api:bulkoperation-list", "get"): VIEW,
+    ("api:bulkoperation-list", "post"): EDIT,
+    ("api:bulkoperation-preview", "post"): EDIT,
+    ("api:bulkoperation-detail", "get"): VIEW,
+    ("api:bulkoperation-items", "get"): VIEW,
+    ("api:bulkoperation-retry-failures", "post"): EDIT,
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)
