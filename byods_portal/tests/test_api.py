@@ -181,4 +181,9 @@ def test_each_app_joins_the_api_with_its_api_urls_module():
     from byods_portal.api.urls import app_api_modules
 
     # accounts/api/ holds the key authentication but no endpoints; third-party apps never count
-    assert app_api_modules() == ["audit.api.urls", "tenants.api.urls", "datasources.api.urls"]
+    assert app_api_modules() == [
+        "audit.api.urls",
+        "tenants.api.urls",
+        "datasources.api.urls",
+        "alerts.api.urls",
+    ]

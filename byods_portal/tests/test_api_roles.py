@@ -48,6 +48,12 @@ ALLOWED = {
     ("api:auditevent-detail", "get"): AUDIT,
     ("api:auditevent-export", "get"): AUDIT,
     ("api:jws-verify", "post"): {"operator", "verifier"},
+    # alerts (alerts/api/): the same permissions as the alerts pages
+    ("api:alert-list", "get"): VIEW,
+    ("api:alert-detail", "get"): VIEW,
+    ("api:alert-acknowledge", "post"): EDIT,
+    ("api:alert-incident-raise", "post"): OPS,
+    ("api:alert-resolve", "post"): OPS,
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)
