@@ -51,6 +51,9 @@ class Alert(models.Model):
         on_delete=models.SET_NULL,
         related_name="acknowledged_alerts",
     )
+    # Who acknowledged, as the audit trail names them: a username, or `api:byods_<id>` when an
+    # API key did (a key has no user row); kept when the user is later deleted.
+    acknowledged_by_label = models.CharField(max_length=150, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)

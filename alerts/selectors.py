@@ -10,11 +10,19 @@ from django.http import Http404
 from .models import Alert, AlertChannel, Kind
 
 
-def alert_list(*, state: str = "open", kind: str = "", search: str = "") -> QuerySet[Alert]:
+def alert_list(
+    *,
+    state: str = "open",
+    kind: str = "",
+    search: str = "",
+    org_public_id: uuid.UUID | None = None,
+) -> QuerySet[Alert]:
     """Alerts newest first (open ones by default), with everything a list row shows."""
     qs = Alert.objects.select_related("org", "datasource", "owner", "acknowledged_by")
     if state != "all":
         qs = qs.filter(resolved_at__isnull=True)
+    if org_public_id:
+        qs = qs.filter(org__public_id=org_public_id)
     if kind in Kind.values:
         qs = qs.filter(kind=kind)
     if search:

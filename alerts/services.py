@@ -194,22 +194,23 @@ def alerts_evaluate(*, now: dt.datetime | None = None, actor: Actor | None = Non
 # ------------------------------------------------------------------------- people's actions
 @transaction.atomic
 def alert_acknowledge(*, alert: Alert, user, actor: Actor | None = None) -> Alert:
-    """Record that `user` is on it. Acknowledging twice keeps the first acknowledgement."""
+    """Record that `user` (or, with `user=None`, the API key named by `actor`) is on it.
+    Acknowledging twice keeps the first acknowledgement."""
+    if user is None and actor is None:
+        raise ValueError("alert_acknowledge needs the user or the actor who acknowledges")
     alert = Alert.objects.select_for_update().select_related("org").get(pk=alert.pk)
     if alert.resolved_at is not None:
         raise ValidationError({"alert": "This alert is already resolved; nothing to acknowledge."})
     if alert.acknowledged_at is not None:
         return alert
+    actor = actor or Actor.user(user)
+    who = user.get_username() if user is not None else actor.label
     alert.acknowledged_by = user
+    alert.acknowledged_by_label = who[:150]
     alert.acknowledged_at = timezone.now()
     alert.full_clean()
-    alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
-    _audit(
-        alert,
-        Action.ALERT_ACKNOWLEDGED,
-        f"{user.get_username()} acknowledged: {alert.summary}",
-        actor or Actor.user(user),
-    )
+    alert.save(update_fields=["acknowledged_by", "acknowledged_by_label", "acknowledged_at"])
+    _audit(alert, Action.ALERT_ACKNOWLEDGED, f"{who} acknowledged: {alert.summary}", actor)
     return alert
 
 

@@ -186,4 +186,5 @@ def test_each_app_joins_the_api_with_its_api_urls_module():
         "tenants.api.urls",
         "datasources.api.urls",
         "operations.api.urls",
+        "alerts.api.urls",
     ]

@@ -21,6 +21,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from alerts.api.views import ALERT_EXAMPLE
+from alerts.models import Alert
+from alerts.services import alert_incident_raise
+from audit.context import Actor
 from datasources.api.views import DS_EXAMPLE
 from datasources.models import DataSource
 from datasources.tests.conftest import org, register  # noqa: F401 - fixtures
@@ -56,6 +60,8 @@ def fuzz_key(api_client_for, settings, register, org):  # noqa: F811
     op.items.create(
         target_public_id=uuid.UUID(DS_EXAMPLE["id"]), state="failed", reason="Injected failure"
     )
+    alert_incident_raise(org=org, summary="fuzzing", user=None, actor=Actor.system("fuzz"))
+    Alert.objects.filter(kind="incident").update(public_id=uuid.UUID(ALERT_EXAMPLE["id"]))
     return api_client_for("operator").key
 
 

@@ -55,6 +55,12 @@ ALLOWED = {
     ("api:bulkoperation-detail", "get"): VIEW,
     ("api:bulkoperation-items", "get"): VIEW,
     ("api:bulkoperation-retry-failures", "post"): EDIT,
+    # alerts (alerts/api/): the same permissions as the alerts pages
+    ("api:alert-list", "get"): VIEW,
+    ("api:alert-detail", "get"): VIEW,
+    ("api:alert-acknowledge", "post"): EDIT,
+    ("api:alert-incident-raise", "post"): OPS,
+    ("api:alert-resolve", "post"): OPS,
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)

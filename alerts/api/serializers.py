@@ -1,0 +1,69 @@
+"""Alerts as the API shows them. Channels (and their webhook secrets) never appear here."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from byods_portal.api.serializers import FormSerializer
+
+from ..forms import IncidentForm
+from ..models import Alert
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    state = serializers.SerializerMethodField()
+    org = serializers.UUIDField(source="org.public_id", read_only=True)
+    org_name = serializers.CharField(source="org.name", read_only=True)
+    datasource = serializers.UUIDField(
+        source="datasource.public_id", read_only=True, allow_null=True, default=None
+    )
+    owner = serializers.CharField(
+        source="owner.get_username", read_only=True, allow_null=True, default=None
+    )
+    acknowledged_by = serializers.SerializerMethodField(
+        help_text="A username, or `api:byods_<id>` when an API key acknowledged; null until then."
+    )
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "state",
+            "org",
+            "org_name",
+            "datasource",
+            "owner",
+            "summary",
+            "opened_at",
+            "last_seen_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_at",
+            "notified_at",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_acknowledged_by(self, alert: Alert) -> str | None:
+        if alert.acknowledged_at is None:
+            return None
+        if alert.acknowledged_by_label:
+            return alert.acknowledged_by_label
+        return alert.acknowledged_by.get_username() if alert.acknowledged_by else "a former user"
+
+    @extend_schema_field(serializers.ChoiceField(choices=["open", "resolved"]))
+    def get_state(self, alert: Alert) -> str:
+        return "open" if alert.is_open else "resolved"
+
+
+class IncidentSerializer(FormSerializer):
+    """Validated by the incident page's form, then by the service: the page's messages."""
+
+    form_class = IncidentForm
+
+    org = serializers.UUIDField(help_text="The org's id.")
+    summary = serializers.CharField(
+        max_length=500, help_text="What is happening (5 to 500 characters)."
+    )

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from .views import AlertViewSet
+
+urlpatterns = [
+    path("alerts/", AlertViewSet.as_view({"get": "list"}), name="alert-list"),
+    path(
+        "alerts/incidents/",
+        AlertViewSet.as_view({"post": "incident_raise"}),
+        name="alert-incident-raise",
+    ),
+    path("alerts/<uuid:id>/", AlertViewSet.as_view({"get": "retrieve"}), name="alert-detail"),
+    path(
+        "alerts/<uuid:id>/acknowledge/",
+        AlertViewSet.as_view({"post": "acknowledge"}),
+        name="alert-acknowledge",
+    ),
+    path(
+        "alerts/<uuid:id>/resolve/",
+        AlertViewSet.as_view({"post": "resolve"}),
+        name="alert-resolve",
+    ),
+]

@@ -1,0 +1,177 @@
+"""API for alerts. Each action calls one service, with the same permissions as the pages
+(alerts/views.py says who may do what); the rules live in `alerts.services`."""
+
+from django.core.exceptions import ValidationError
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from accounts.api.authentication import ApiKeyPrincipal
+from accounts.roles import Perm
+from byods_portal.api.errors import Conflict
+from byods_portal.api.schema import error_example
+from byods_portal.api.views import PortalViewSet
+from tenants.api.views import ORG_EXAMPLE
+
+from .. import selectors, services, tasks
+from ..models import Alert
+from .filters import AlertFilter
+from .serializers import AlertSerializer, IncidentSerializer
+
+ALERT_EXAMPLE = {
+    "id": "6c2e9a4f-1b3d-4e5a-9f7c-2d8b0e1a3c66",
+    "kind": "incident",
+    "kind_label": "Incident",
+    "state": "open",
+    "org": ORG_EXAMPLE["id"],
+    "org_name": ORG_EXAMPLE["name"],
+    "datasource": None,
+    "owner": "cs@example.com",
+    "summary": "Webex reports delayed data for Globex Retail since 09:10 UTC",
+    "opened_at": "2026-11-23T09:12:00Z",
+    "last_seen_at": "2026-11-23T09:12:00Z",
+    "acknowledged_by": None,
+    "acknowledged_at": None,
+    "resolved_at": None,
+    "notified_at": "2026-11-23T09:12:03Z",
+}
+ACKNOWLEDGED = ALERT_EXAMPLE | {
+    "acknowledged_by": "ops@example.com",
+    "acknowledged_at": "2026-11-23T09:15:00Z",
+}
+RESOLVED_AT = "2026-11-23T10:02:00Z"
+
+
+def _ex(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
+    kind = {"response_only": True} if response else {"request_only": True}
+    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
+
+
+class AlertViewSet(PortalViewSet):
+    serializer_class = AlertSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AlertFilter
+    perms = {
+        "list": Perm.VIEW_PORTAL,
+        "retrieve": Perm.VIEW_PORTAL,
+        # "I am on it": operators and onboarding staff (the org owners), not auditors.
+        "acknowledge": Perm.EDIT_DATASOURCES,
+        # Incidents tell every channel about a customer: operators only, as on the page.
+        "incident_raise": Perm.OPERATE,
+        "resolve": Perm.OPERATE,
+    }
+
+    def get_queryset(self):
+        return selectors.alert_list(state="all")
+
+    def _alert(self, id) -> Alert:
+        return selectors.alert_get_for_user(self.request.user, id)
+
+    def _answer(self, alert: Alert, code: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=alert.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    @extend_schema(
+        summary="List alerts",
+        description="Newest first. Filters as on the Alerts page: `state` (`open`, the default, "
+        "or `all`), `kind`, `org`, `q`.",
+        tags=["alerts"],
+        examples=[_ex("page", ALERT_EXAMPLE)],
+    )
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="One alert", tags=["alerts"], examples=[_ex("alert", ALERT_EXAMPLE)])
+    def retrieve(self, request, id):
+        return self._answer(self._alert(id))
+
+    @extend_schema(
+        summary="Acknowledge an alert (“I am on it”)",
+        description="Records who acknowledged it and when; acknowledging again keeps the first "
+        "acknowledgement. A resolved alert answers 409 `already_resolved`.",
+        tags=["alerts"],
+        request=None,
+        responses={200: AlertSerializer},
+        examples=[
+            _ex("acknowledged", ACKNOWLEDGED),
+            error_example(
+                "already_resolved",
+                "This alert is already resolved; nothing to acknowledge.",
+                status=409,
+            ),
+        ],
+    )
+    def acknowledge(self, request, id):
+        alert = self._alert(id)
+        try:
+            alert = services.alert_acknowledge(alert=alert, user=self._person(), actor=self.actor())
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages), "already_resolved") from None
+        return self._answer(alert)
+
+    @extend_schema(
+        summary="Raise an incident",
+        description="An operator's manual alert for an org, sent to the channels that receive "
+        "incidents (as the Raise an incident page does). Validated like the page.",
+        tags=["alerts"],
+        request=IncidentSerializer,
+        responses={201: AlertSerializer},
+        examples=[
+            _ex(
+                "raise",
+                {"org": ORG_EXAMPLE["id"], "summary": ALERT_EXAMPLE["summary"]},
+                response=False,
+            ),
+            _ex("raised", ALERT_EXAMPLE | {"notified_at": None}, 201),
+            error_example(
+                "invalid",
+                "Check the fields: summary.",
+                {"summary": ["Describe the incident in at least 5 characters."]},
+            ),
+        ],
+    )
+    def incident_raise(self, request):
+        serializer = IncidentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        alert = services.alert_incident_raise(
+            org=serializer.validated_data["org"],
+            summary=serializer.validated_data["summary"],
+            user=self._person(),
+            actor=self.actor(),
+        )
+        tasks.deliver.delay_on_commit(alert.pk, "opened")
+        return self._answer(alert, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve an incident",
+        description="Incidents only (other alerts clear when their condition does: 409 "
+        "`not_an_incident`). The channels that were told of it are told it is resolved; "
+        "resolving again changes nothing.",
+        tags=["alerts"],
+        request=None,
+        responses={200: AlertSerializer},
+        examples=[
+            _ex("resolved", ALERT_EXAMPLE | {"state": "resolved", "resolved_at": RESOLVED_AT}),
+            error_example(
+                "not_an_incident",
+                "Only incidents are resolved by hand; this alert clears on its own.",
+                status=409,
+            ),
+        ],
+    )
+    def resolve(self, request, id):
+        alert = self._alert(id)
+        try:
+            alert = services.alert_resolve(alert=alert, user=self._person(), actor=self.actor())
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages), "not_an_incident") from None
+        tasks.deliver.delay_on_commit(alert.pk, "resolved")
+        return self._answer(alert)
+
+    # ---------------------------------------------------------------- helpers
+    def _person(self):
+        """The signed-in staff user, or None for an API key (the key is then the actor)."""
+        user = self.request.user
+        return None if isinstance(user, ApiKeyPrincipal) else user
