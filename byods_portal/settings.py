@@ -270,7 +270,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["byods_portal.api.permissions.CanReadApiSchema"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OffboardModeEnum": "tenants.models.CustomerOrg.OffboardMode"},
+    "ENUM_NAME_OVERRIDES": {
+        "OffboardModeEnum": "tenants.models.CustomerOrg.OffboardMode",
+        # Two choice sets are both called "kind": name each after what it kinds.
+        "BulkOperationKindEnum": "operations.models.BulkOperation.Kind",
+        "AlertKindEnum": "alerts.models.Kind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
