@@ -18,15 +18,21 @@ SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 CHANNEL_SECRET = "whsec-security-suite-5e1f0c3a9b7d"
 
 
-def iter_routes(resolver=None, prefix="", namespace=""):
-    """(name, route) for every routed URL; names are namespaced (`datasources:detail`)."""
+def iter_patterns(resolver=None, prefix="", namespace=""):
+    """(name, route, pattern) for every routed URL; names are namespaced (`datasources:detail`)."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from iter_routes(entry, prefix + str(entry.pattern), ns)
+            yield from iter_patterns(entry, prefix + str(entry.pattern), ns)
         elif isinstance(entry, URLPattern):
-            yield f"{namespace}{entry.name or ''}", prefix + str(entry.pattern)
+            yield f"{namespace}{entry.name or ''}", prefix + str(entry.pattern), entry
+
+
+def iter_routes():
+    """(name, route) for every routed URL."""
+    for name, route, _ in iter_patterns():
+        yield name, route
 
 
 def portal_routes() -> list[tuple[str, str]]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from .conftest import portal_routes
+from .conftest import iter_patterns, portal_routes
 
 PERSONAS = (
     "operator",
@@ -284,22 +284,54 @@ def test_permission_matrix(request, name, persona, method):
     assert AuditEvent.objects.count() == before, f"{where} wrote to the audit trail"
 
 
+OTHER_WRITES = [
+    (name, method)
+    for name, rule in sorted(RULES.items())
+    if rule.kind in ("page", "api") and name in ROUTES
+    for method in ("PUT", "PATCH", "DELETE")
+    if rule.allowed(method) is None
+]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "name", sorted(n for n, r in RULES.items() if r.kind == "page" and n in ROUTES)
-)
-def test_pages_take_no_put_patch_or_delete(client_for, name):
-    """Pages are GET and POST only: other verbs are refused for everyone, before any lookup,
-    and change nothing (what `test_url_rules` checked for auditors, now for an operator)."""
+@pytest.mark.parametrize(("name", "method"), OTHER_WRITES)
+def test_auditors_cannot_put_patch_or_delete_anything(client_for, name, method):
+    """Verbs a route does not offer (pages are GET and POST only) are refused before any
+    lookup and change nothing (carried over from the former test_url_rules.py)."""
     from audit.models import AuditEvent
 
-    client = client_for("operator")
+    client = client_for("auditor")
     before = AuditEvent.objects.count()
     path = random_path(ROUTES[name])
-    for method in ("PUT", "PATCH", "DELETE"):
-        status = client.generic(method, path).status_code
-        assert status in (403, 405), f"{method} {path}: {status}"
+    status = client.generic(method, path).status_code
+    assert status in (403, 405), f"{method} {path}: {status}"
     assert AuditEvent.objects.count() == before
+
+
+API_VIEWS = [
+    (name, entry)
+    for name, _, entry in iter_patterns()
+    if name.startswith("api:") and name not in {"api:docs", "api:redoc", "api:schema"}
+]
+
+
+@pytest.mark.parametrize(("name", "entry"), API_VIEWS, ids=[n for n, _ in API_VIEWS])
+def test_every_api_action_names_its_permission(name, entry):
+    """A new endpoint without a permission rule fails here (and would refuse everyone).
+    (drf-spectacular's schema and documentation views use SERVE_PERMISSIONS instead.)"""
+    from rest_framework.permissions import AllowAny
+
+    from accounts.roles import Perm
+
+    view = entry.callback
+    actions = getattr(view, "actions", None)
+    assert actions, f"{name}: API views are viewsets mapping methods to named actions"
+    assert view.login_required is False, name  # the API authenticates itself (401, not 302)
+    perms = view.cls.perms
+    known = {v for k, v in vars(Perm).items() if k.isupper()}
+    for action in actions.values():
+        assert perms.get(action) in known, f"{name}: action {action!r} names no Perm"
+    assert AllowAny not in view.cls.permission_classes, name
 
 
 @pytest.mark.django_db
