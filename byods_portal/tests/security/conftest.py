@@ -1,8 +1,9 @@
 """A small but complete world for the security suite: a Service App, an active org with
 tokens, a data source registered at the emulator, an open drift finding and audit events,
 all over real HTTP; an org half-way through the onboarding wizard, an API key, an alert
-channel with a webhook secret, an open incident and a queued bulk rotation. `url_for(name, route)` turns any routed URL into a path that reaches a
-real object, so allowed personas get the page itself, never a 404."""
+channel with a webhook secret, an open incident and a queued bulk rotation.
+`World.path(name, route)` turns any routed URL into a path that reaches a real object, so
+allowed personas get the page itself, never a 404."""
 
 import re
 import uuid

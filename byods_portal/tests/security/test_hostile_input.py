@@ -208,12 +208,16 @@ def test_sign_in_never_redirects_off_site_or_splits_headers(client, django_user_
 
 
 @pytest.mark.django_db
-def test_rotate_selected_ignores_a_hostile_next(operator_client):
-    for target in ("https://evil.example/", "/datasources/\r\nSet-Cookie: pwned=1"):
-        response = operator_client.post("/datasources/rotate/", {"next": target})
+def test_alert_actions_ignore_a_hostile_next(world, operator_client):
+    """(Data sources' rotate-selected, which this once checked, became a bulk action.)"""
+    path = f"/alerts/{world.alert.public_id}/acknowledge/"
+    for target in ("https://evil.example/", "//evil.example/", "/alerts/\r\nSet-Cookie: pwned=1"):
+        response = operator_client.post(path, {"next": target})
         assert response.status_code == 302
-        assert response["Location"].startswith("/datasources/")
-        assert "\n" not in response["Location"] and "pwned" not in str(response.cookies)
+        location = response["Location"]
+        assert location.startswith("/alerts/") and not location.startswith("//"), location
+        assert "\r" not in location and "\n" not in location
+        assert "pwned" not in str(response.cookies)
 
 
 @pytest.mark.django_db

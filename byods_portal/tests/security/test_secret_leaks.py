@@ -20,9 +20,8 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from byods_portal.encryption import EncryptedTextField
-
 from alerts.tests.conftest import Receiver
+from byods_portal.encryption import EncryptedTextField
 
 from .conftest import CHANNEL_SECRET, SYSTEM, build_world, portal_routes
 
