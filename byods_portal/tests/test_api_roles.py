@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.services import apikey_revoke
 from audit.context import Actor
 
-from .test_url_rules import iter_patterns
+from .security.conftest import iter_patterns
 
 VIEW = {"operator", "onboarding", "auditor"}
 EDIT = {"operator", "onboarding"}

@@ -1,9 +1,12 @@
 """A small but complete world for the security suite: a Service App, an active org with
 tokens, a data source registered at the emulator, an open drift finding and audit events,
-all over real HTTP. `url_for(name, route)` turns any routed URL into a path that reaches a
-real object, so allowed personas get the page itself, never a 404."""
+all over real HTTP; an org half-way through the onboarding wizard, an API key, an alert
+channel with a webhook secret, an open incident and a queued bulk rotation.
+`World.path(name, route)` turns any routed URL into a path that reaches a real object, so
+allowed personas get the page itself, never a 404."""
 
 import re
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -13,17 +16,24 @@ from audit.context import Actor
 
 SYSTEM = Actor.system("security-test")
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
+CHANNEL_SECRET = "whsec-security-suite-5e1f0c3a9b7d"
 
 
-def iter_routes(resolver=None, prefix="", namespace=""):
-    """(name, route) for every routed URL; names are namespaced (`datasources:detail`)."""
+def iter_patterns(resolver=None, prefix="", namespace=""):
+    """(name, route, pattern) for every routed URL; names are namespaced (`datasources:detail`)."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from iter_routes(entry, prefix + str(entry.pattern), ns)
+            yield from iter_patterns(entry, prefix + str(entry.pattern), ns)
         elif isinstance(entry, URLPattern):
-            yield f"{namespace}{entry.name or ''}", prefix + str(entry.pattern)
+            yield f"{namespace}{entry.name or ''}", prefix + str(entry.pattern), entry
+
+
+def iter_routes():
+    """(name, route) for every routed URL."""
+    for name, route, _ in iter_patterns():
+        yield name, route
 
 
 def portal_routes() -> list[tuple[str, str]]:
@@ -43,9 +53,41 @@ class World:
     finding: object | None
     event: object
     jws: str
+    pending_org: object  # recorded by the wizard's step 2, tokens not fetched yet
+    api_key: object
+    api_key_plaintext: str  # shown once at creation; must appear nowhere else
+    channel: object
+    alert: object
+    operation: object
+
+    # Routes whose UUID is not the route's own kind of object.
+    OBJECTS = {
+        "tenants:wizard_org": "app",
+        "tenants:wizard_tokens": "pending_org",
+        "accounts:apikey_revoke": "api_key",
+        "alerts:acknowledge": "alert",
+        "alerts:resolve": "alert",
+        "alerts:channel_edit": "channel",
+        "alerts:channel_delete": "channel",
+        "api:serviceapp-detail": "app",
+        "api:auditevent-detail": "event",
+    }
+    PREFIXES = {
+        "tenants:wizard_": "org",
+        "operations:": "operation",
+        "api:org-": "org",
+        "api:datasource-": "datasource",
+        "api:bulkoperation-": "operation",  # rows still to come (the integrator adds them)
+        "api:alert-": "alert",
+    }
 
     def object_for(self, name: str, param: str):
         """The object whose public id fills `param` in route `name`."""
+        attr = self.OBJECTS.get(name) or next(
+            (a for prefix, a in self.PREFIXES.items() if name.startswith(prefix)), None
+        )
+        if attr:
+            return getattr(self, attr).public_id
         if param == "org_public_id" or param == "org_id":
             return self.org.public_id
         if param == "datasource_id":
@@ -122,7 +164,48 @@ def build_world(webex_world, settings, *, drift: bool = True) -> World:
     state = webex_world.control.state()
     jws = next(d["jwsToken"] for d in state["dataSources"] if d["id"] == ds.webex_id)
     org.refresh_from_db()
-    return World(app, org, ds, finding, AuditEvent.objects.order_by("-id").first(), jws)
+    pending = tenant_services.org_onboarding_start(
+        app=app, webex_org_id=str(uuid.uuid4()), name="Initech Pending", region="us", actor=SYSTEM
+    )
+    extras = build_extras(org=org, datasource=ds)
+    event = AuditEvent.objects.order_by("-id").first()
+    return World(app, org, ds, finding, event, jws, pending, **extras)
+
+
+def build_extras(*, org, datasource) -> dict:
+    """The objects of the merged apps: API keys, alerts and their channels, bulk operations."""
+    from accounts.roles import Role
+    from accounts.services import apikey_create
+    from alerts.models import Kind
+    from alerts.services import alert_incident_raise, alertchannel_create
+    from operations.selectors import Selection
+    from operations.services import bulk_operation_start
+
+    api_key, plaintext = apikey_create(name="Nightly export", role=Role.AUDITOR, actor=SYSTEM)
+    channel = alertchannel_create(
+        team="Customer success",
+        email_recipients=["cs@example.com"],
+        webhook_url="http://127.0.0.1:9/hook",  # loopback: nothing is delivered unless asked
+        webhook_secret=CHANNEL_SECRET,
+        kinds=list(Kind.values),
+        actor=SYSTEM,
+    )
+    alert = alert_incident_raise(
+        org=org, summary="Receiver answers 502 since 09:00", user=None, actor=SYSTEM
+    )
+    # A rotation (EDIT_DATASOURCES), left queued: nothing runs it, so the world stays put.
+    operation = bulk_operation_start(
+        kind="rotate",
+        selection=Selection(target_type="datasource", public_ids=(datasource.public_id,)),
+        actor=SYSTEM,
+    )
+    return {
+        "api_key": api_key,
+        "api_key_plaintext": plaintext,
+        "channel": channel,
+        "alert": alert,
+        "operation": operation,
+    }
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@
 The secrets: every value of every encrypted field in the database (client secrets, the
 integration token and its refresh token, webhook secrets, org access and refresh tokens), every
 token and secret the emulator ever issued (including ones since replaced), the JWS Webex signed
-for the data source, and a known token pair pasted by staff. The surfaces: every GET page as an
-operator and as an auditor, the CSV export, every admin list and change page as a superuser,
-the responses to writes, every log record at DEBUG, every audit row (all fields), and the
-`str`/`repr` of every model instance.
+for the data source, a known token pair pasted by staff, alert channels' webhook secrets and
+every API key's plaintext. The surfaces: every GET page and every API GET endpoint (list and
+detail) as an operator and as an auditor, the CSV exports, every admin list and change page
+as a superuser, the responses to writes, the alert e-mails (locmem mailbox) and webhook
+requests (a local receiver), every log record at DEBUG, every audit row (all fields), and
+the `str`/`repr` of every model instance. An API key is shown once, in the response that
+creates it, and nowhere else.
 """
 
 import logging
@@ -17,12 +20,15 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
+from alerts.tests.conftest import Receiver
 from byods_portal.encryption import EncryptedTextField
 
-from .conftest import SYSTEM, build_world, portal_routes
+from .conftest import CHANNEL_SECRET, SYSTEM, build_world, portal_routes
 
 KNOWN_ACCESS = "SEEDED-ACCESS-TOKEN-f3c1a9d2e8b74c55"
 KNOWN_REFRESH = "SEEDED-REFRESH-TOKEN-0b9e7d6c5a4f3e21"
+RECEIVER_SECRET = "whsec-receiver-9f8e7d6c5b4a3210"
+OUR_APPS = {"tenants", "datasources", "audit", "accounts", "alerts", "operations"}
 SECRET_KEY_NAMES = re.compile(r"(token|secret|jws|password)", re.I)
 
 
@@ -66,9 +72,16 @@ def body(response) -> str:
     return response.content.decode(errors="replace")
 
 
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
 @pytest.mark.django_db
 def test_no_secret_appears_anywhere(
-    caplog, settings, webex_world, client_for, django_user_model
+    caplog, settings, webex_world, client_for, django_user_model, receiver, mailoutbox
 ):
     caplog.set_level(logging.DEBUG)
     world = build_world(webex_world, settings)
@@ -103,21 +116,70 @@ def test_no_secret_appears_anywhere(
     r = operator.post(f"/orgs/{world.org.public_id}/tokens/refresh/", follow=True)
     seen.append(("refresh with a dead token", body(r)))
 
+    # An API key made on its page: its plaintext is in that one response, and nowhere else.
+    r = operator.post("/staff/api-keys/new/", {"name": "CI export", "role": "auditor"})
+    assert r.status_code == 200 and r["Cache-Control"] == "no-store"
+    created_key = re.search(r"byods_\w+_[\w-]{20,}", body(r))[0]
+    r = operator.post(
+        f"/staff/api-keys/{world.api_key.public_id}/revoke/",
+        {"reason": "rotated by the security suite"},
+        follow=True,
+    )
+    seen.append(("revoke an API key", body(r)))
+
+    # An alert channel made on its page (webhook secret), then an alert delivered to it.
+    from alerts.models import AlertChannel, Kind
+    from alerts.services import alert_deliver
+
+    r = operator.post(
+        "/alerts/channels/new/",
+        {
+            "team": "On call",
+            "email_recipients": "oncall@example.com",
+            "webhook_url": receiver.url,
+            "webhook_secret": RECEIVER_SECRET,
+            "kinds": list(Kind.values),
+            "enabled": "on",
+        },
+        follow=True,
+    )
+    seen.append(("create a channel", body(r)))
+    assert AlertChannel.objects.get(team="On call").webhook_secret == RECEIVER_SECRET
+    r = operator.post(f"/alerts/channels/{world.channel.public_id}/", {"team": ""})
+    seen.append(("channel form with errors", body(r)))
+    alert_deliver(alert=world.alert, event="opened", actor=SYSTEM)
+    r = operator.post(f"/alerts/{world.alert.public_id}/resolve/", follow=True)
+    seen.append(("resolve an incident", body(r)))
+    world.alert.refresh_from_db()
+    alert_deliver(alert=world.alert, event="resolved", actor=SYSTEM)
+    assert receiver.requests and mailoutbox, "no alert was delivered"
+    for n, request in enumerate(receiver.requests):
+        seen.append((f"webhook {n}", repr(request)))  # headers (the signature) and body
+    for n, mail in enumerate(mailoutbox):
+        seen.append((f"mail {n}", f"{mail.subject}\n{mail.body}\n{mail.to}\n{mail.extra_headers}"))
+
     secrets = database_secrets() | emulator_secrets(webex_world.control.state()) | {world.jws}
+    secrets |= {world.api_key_plaintext, created_key}  # only their hashes are stored
     assert KNOWN_ACCESS in secrets and KNOWN_REFRESH in secrets, "the pasted pair was not stored"
+    assert {CHANNEL_SECRET, RECEIVER_SECRET} <= secrets, "a channel's secret is not encrypted"
     assert world.app.client_secret in secrets and world.jws
     from tenants.models import ServiceApp
 
     assert ServiceApp.objects.get().webhook_secret in secrets
 
-    # Every GET page, as an operator and (for what they may see) as an auditor.
+    # Every GET page and API endpoint (lists and details), as an operator and (for what they
+    # may see) as an auditor; the new pages' objects come from the world.
+    api_bodies = 0
     for name, route in portal_routes():
         path = world.path(name, route)
         for who, client in (("operator", operator), ("auditor", auditor)):
-            response = client.get(path)
+            response = client.get(path, HTTP_ACCEPT="application/json, */*")
             if response.status_code == 405:
                 break
+            api_bodies += name.startswith("api:") and response.status_code == 200
             seen.append((f"GET {path} as {who}", body(response)))
+    assert api_bodies >= 15, "the API's GET endpoints were not reached"
+    seen.append(("API CSV export", body(operator.get("/api/v1/audit/events/export/"))))
     seen.append(("audit search", body(operator.get("/audit/", {"q": "token"}))))
 
     # The admin, as a superuser: every registered model's list and first change page.
@@ -143,7 +205,7 @@ def test_no_secret_appears_anywhere(
     seen.append(("logs", caplog.text))
     seen += [("log args", repr(rec.args)) for rec in caplog.records if rec.args]
     for model in apps.get_models():
-        if model._meta.managed and model._meta.app_label in {"tenants", "datasources", "audit"}:
+        if model._meta.managed and model._meta.app_label in OUR_APPS:
             seen += [(f"str {model.__name__}", f"{obj} {obj!r}") for obj in model.objects.all()]
 
     assert len(seen) > 60
