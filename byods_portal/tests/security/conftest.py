@@ -77,7 +77,7 @@ class World:
         "operations:": "operation",
         "api:org-": "org",
         "api:datasource-": "datasource",
-        "api:bulkoperation-": "operation",  # rows still to come (the integrator adds them)
+        "api:bulkoperation-": "operation",
         "api:alert-": "alert",
     }
 

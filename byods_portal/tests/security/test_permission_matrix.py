@@ -161,7 +161,18 @@ RULES: dict[str, Rule] = {
     "api:auditevent-detail": Rule(get=AUDIT, kind="api"),
     "api:auditevent-export": Rule(get=AUDIT, kind="api"),
     "api:jws-verify": Rule(post=OP | {"verifier"}, kind="api"),
-    # (integrator: the api:bulkoperation-* and api:alert-* rows go here)
+    # bulk operations: starting needs EDIT; the kind's own permission is checked once known
+    "api:bulkoperation-list": Rule(get=READ, post=EDIT, kind="api"),
+    "api:bulkoperation-preview": Rule(post=EDIT, kind="api"),
+    "api:bulkoperation-detail": Rule(get=READ, kind="api"),
+    "api:bulkoperation-items": Rule(get=READ, kind="api"),
+    "api:bulkoperation-retry-failures": Rule(post=EDIT, kind="api"),
+    # alerts: the pages' permissions
+    "api:alert-list": Rule(get=READ, kind="api"),
+    "api:alert-detail": Rule(get=READ, kind="api"),
+    "api:alert-acknowledge": Rule(post=EDIT, kind="api"),
+    "api:alert-incident-raise": Rule(post=OP, kind="api"),
+    "api:alert-resolve": Rule(post=OP, kind="api"),
 }
 
 ROUTES = dict(portal_routes())
