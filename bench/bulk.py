@@ -120,10 +120,9 @@ def main() -> None:
     small_ms, large_ms = page_ms(small, user), page_ms(large, user)
     print(f"operation page with {SMALL} items: {small_ms:.1f} ms", flush=True)
     print(f"operation page with {TARGETS:,} items: {large_ms:.1f} ms", flush=True)
-    print(
-        f"bulk: start {TARGETS:,} targets in {start_s:.1f} s; "
-        f"operation page ratio 10k/100 items: {large_ms / small_ms:.2f} (target <= 1.5)"
-    )
+    print(f"start over {TARGETS:,} targets: {start_s:.1f} s", flush=True)
+    # The figure comes first after the colon: bench/run_all.py reads the first number there.
+    print(f"bulk operation page ratio 10k/100 items: {large_ms / small_ms:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":
