@@ -15,24 +15,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._scratch import scratch_database  # noqa: E402
+
 DB = "byods_bench_bulk"
 TARGETS, SMALL, REPEATS = 10_000, 100, 15
-
-
-def scratch_database() -> str:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{DB}"
 
 
 os.environ.update(
     {
         # the test settings serve static files without a collectstatic manifest
         "DJANGO_SETTINGS_MODULE": "byods_portal.settings_test",
-        "DATABASE_URL": scratch_database(),
+        "DATABASE_URL": scratch_database(DB),
         "LOG_LEVEL": "WARNING",
     }
 )

@@ -13,7 +13,6 @@ The figure is the median of the per-round ratios (the machine is shared; medians
 
 import datetime as dt
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -22,30 +21,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._scratch import production_like_env, scratch_database  # noqa: E402
+
 DB = "byods_bench_jws"
 ORGS, PER_ORG, TOKENS_PER_SOURCE, ROUNDS = 20, 10, 10, 7
 
 
-def scratch_database() -> str:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{DB}"
-
-
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
-        "DJANGO_DEBUG": "false",
-        "PORTAL_READ_DOTENV": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "PORTAL_ENCRYPTION_KEYS": "bench:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        "DATABASE_URL": scratch_database(),
-        "LOG_LEVEL": "WARNING",
-    }
-)
+os.environ.update(production_like_env(scratch_database(DB)))
 
 import django  # noqa: E402
 

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._scratch import scratch_database  # noqa: E402
+
 COUNT = int(os.environ.get("BENCH_ROTATIONS", "5000"))
 LATENCY_MS = 200
 IN_FLIGHT = 32
@@ -35,15 +37,6 @@ DB = os.environ.get("BENCH_DATABASE", "byods_bench_rotation")
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/14")
 
 
-def scratch_database() -> str:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{DB}"
-
-
 def main() -> None:
     from webex_emulator.testing import EmulatorProcess
 
@@ -55,7 +48,7 @@ def main() -> None:
         "PORTAL_HTTPS": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "PORTAL_ENCRYPTION_KEYS": f"bench:{key}",
-        "DATABASE_URL": scratch_database(),
+        "DATABASE_URL": scratch_database(DB),
         "CELERY_BROKER_URL": BROKER,
         "CELERY_RESULT_BACKEND": BROKER,
         "ROTATION_CONCURRENCY": str(THREADS),

@@ -7,7 +7,6 @@ database; times `datasource_claim_due` (the sweep's database work) as a median o
 
 import datetime as dt
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -16,30 +15,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._scratch import production_like_env, scratch_database  # noqa: E402
+
 DB = os.environ.get("BENCH_DATABASE", "byods_bench_sweep")
 DUE, REPEATS = 100, 25
 
 
-def scratch_database() -> str:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{DB}"
-
-
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "byods_portal.settings",
-        "DJANGO_DEBUG": "false",
-        "PORTAL_READ_DOTENV": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "PORTAL_ENCRYPTION_KEYS": "bench:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        "DATABASE_URL": scratch_database(),
-        "LOG_LEVEL": "WARNING",
-    }
-)
+os.environ.update(production_like_env(scratch_database(DB)))
 
 import django  # noqa: E402
 

@@ -384,6 +384,25 @@ def _save_with_tokens(
     )
 
 
+def _save_onboarded(org: CustomerOrg, pair: TokenPair, *, now, before, actor) -> None:
+    """Save an org that has just become active with its first tokens (the onboarding page and
+    the wizard's token step), recording what Webex authorized."""
+    org.full_clean()
+    _save_with_tokens(
+        org,
+        pair,
+        now=now,
+        before=before,
+        action=Action.ORG_ONBOARDED,
+        summary=f"Onboarded {org.name} and fetched its tokens",
+        actor=actor,
+        extra_changes={
+            "authorized_domains": {"before": None, "after": org.authorized_domains},
+            "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
+        },
+    )
+
+
 def org_onboard(
     *,
     app: ServiceApp,
@@ -432,20 +451,7 @@ def org_onboard(
             org.status = Status.PENDING
         org_transition(org, Status.AUTHORIZED)
         org_transition(org, Status.ACTIVE)
-        org.full_clean()
-        _save_with_tokens(
-            org,
-            pair,
-            now=now,
-            before=before_status,
-            action=Action.ORG_ONBOARDED,
-            summary=f"Onboarded {org.name} and fetched its tokens",
-            actor=actor,
-            extra_changes={
-                "authorized_domains": {"before": None, "after": org.authorized_domains},
-                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-            },
-        )
+        _save_onboarded(org, pair, now=now, before=before_status, actor=actor)
     return org
 
 
@@ -531,20 +537,7 @@ def org_onboarding_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None)
         if org.status == Status.PENDING:
             org_transition(org, Status.AUTHORIZED)
         org_transition(org, Status.ACTIVE)
-        org.full_clean()
-        _save_with_tokens(
-            org,
-            pair,
-            now=now,
-            before=before,
-            action=Action.ORG_ONBOARDED,
-            summary=f"Onboarded {org.name} and fetched its tokens",
-            actor=actor,
-            extra_changes={
-                "authorized_domains": {"before": None, "after": org.authorized_domains},
-                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-            },
-        )
+        _save_onboarded(org, pair, now=now, before=before, actor=actor)
     return org
 
 

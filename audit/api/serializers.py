@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from ..export import CSV_COLUMNS
 from ..models import AuditEvent
 
 
@@ -11,23 +12,5 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "occurred_at",
-            "actor_type",
-            "actor",
-            "action",
-            "target_type",
-            "target_id",
-            "target_label",
-            "org_id",
-            "summary",
-            "reason",
-            "outcome",
-            "error",
-            "tracking_id",
-            "correlation_id",
-            "changes",
-            "prev_hash",
-            "hash",
-        ]
+        # The CSV export's columns, with the public id as `id`: one list for both shapes.
+        fields = ["id", *(name for name in CSV_COLUMNS if name != "public_id")]
