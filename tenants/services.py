@@ -310,6 +310,32 @@ def _fetch_tokens(app: ServiceApp, org_uuid: uuid.UUID) -> TokenPair:
     )
 
 
+def _fetch_tokens_recorded(
+    app: ServiceApp,
+    org_uuid: uuid.UUID,
+    *,
+    action: str,
+    summary: str,
+    target: dict,
+    actor: Actor | None,
+    explained: bool = False,
+) -> TokenPair:
+    """`_fetch_tokens`, recording a refusal in the audit trail (with Webex's trackingId)
+    before re-raising it for the caller to answer."""
+    try:
+        return _fetch_tokens(app, org_uuid)
+    except WebexError as exc:
+        audit_record_failure(
+            action=action,
+            summary=summary,
+            actor=actor,
+            **target,
+            error=explain(exc) if explained else str(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise
+
+
 def _next_refresh_at(pair_access_expires: dt.datetime, now: dt.datetime) -> dt.datetime:
     remaining = pair_access_expires - now
     by_fraction = now + remaining * (1 - settings.TOKEN_REFRESH_REMAINING_FRACTION)
@@ -427,18 +453,15 @@ def org_onboard(
     client = webex_client_for(app)
     now = timezone.now()
     try:
-        pair = _fetch_tokens(app, org_uuid)
-    except WebexError as exc:
-        audit_record_failure(
+        pair = _fetch_tokens_recorded(
+            app,
+            org_uuid,
             action=Action.ORG_ONBOARDED,
             summary=f"Onboarding {name} refused by Webex",
+            target={"target_type": "org", "target_id": org_uuid, "target_label": name},
             actor=actor,
-            target_type="org",
-            target_id=org_uuid,
-            target_label=name,
-            error=str(exc),
-            tracking_id=exc.tracking_id or "",
         )
+    except WebexError as exc:
         raise WebexRefused(explain(exc), exc) from exc
     snapshot = _snapshot(app, client, org_uuid)
     with transaction.atomic():
@@ -515,16 +538,15 @@ def org_onboarding_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None)
         )
     app = org.service_app
     try:
-        pair = _fetch_tokens(app, org.webex_org_id)
-    except WebexError as exc:
-        audit_record_failure(
+        pair = _fetch_tokens_recorded(
+            app,
+            org.webex_org_id,
             action=Action.ORG_ONBOARDED,
             summary=f"Fetching tokens for {org.name} refused by Webex",
+            target=_org_target(org),
             actor=actor,
-            **_org_target(org),
-            error=str(exc),
-            tracking_id=exc.tracking_id or "",
         )
+    except WebexError as exc:
         raise WebexRefused(explain(exc), exc) from exc
     snapshot = _snapshot(app, webex_client_for(app), org.webex_org_id)
     now = timezone.now()
@@ -643,16 +665,16 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
     refused (recorded, org unchanged)."""
     app = org.service_app
     try:
-        pair = _fetch_tokens(app, org.webex_org_id)
-    except WebexError as exc:
-        audit_record_failure(
+        pair = _fetch_tokens_recorded(
+            app,
+            org.webex_org_id,
             action=Action.ORG_TOKENS_FETCHED,
             summary=f"Fetching tokens for {org.name} failed",
+            target=_org_target(org),
             actor=actor,
-            **_org_target(org),
-            error=explain(exc),
-            tracking_id=exc.tracking_id or "",
+            explained=True,
         )
+    except WebexError:
         return False
     now = timezone.now()
     with transaction.atomic():

@@ -3,14 +3,14 @@
 
 from django.core.exceptions import ValidationError
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.api.authentication import ApiKeyPrincipal
 from accounts.roles import Perm
 from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example
+from byods_portal.api.schema import error_example, example
 from byods_portal.api.views import PortalViewSet
 from tenants.api.views import ORG_EXAMPLE
 
@@ -43,11 +43,6 @@ ACKNOWLEDGED = ALERT_EXAMPLE | {
 RESOLVED_AT = "2026-11-23T10:02:00Z"
 
 
-def _ex(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
-    kind = {"response_only": True} if response else {"request_only": True}
-    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
-
-
 class AlertViewSet(PortalViewSet):
     serializer_class = AlertSerializer
     filter_backends = [DjangoFilterBackend]
@@ -77,13 +72,13 @@ class AlertViewSet(PortalViewSet):
         description="Newest first. Filters as on the Alerts page: `state` (`open`, the default, "
         "or `all`), `kind`, `org`, `q`.",
         tags=["alerts"],
-        examples=[_ex("page", ALERT_EXAMPLE)],
+        examples=[example("page", ALERT_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(summary="One alert", tags=["alerts"], examples=[_ex("alert", ALERT_EXAMPLE)])
+    @extend_schema(summary="One alert", tags=["alerts"], examples=[example("alert", ALERT_EXAMPLE)])
     def retrieve(self, request, id):
         return self._answer(self._alert(id))
 
@@ -95,7 +90,7 @@ class AlertViewSet(PortalViewSet):
         request=None,
         responses={200: AlertSerializer},
         examples=[
-            _ex("acknowledged", ACKNOWLEDGED),
+            example("acknowledged", ACKNOWLEDGED),
             error_example(
                 "already_resolved",
                 "This alert is already resolved; nothing to acknowledge.",
@@ -119,12 +114,12 @@ class AlertViewSet(PortalViewSet):
         request=IncidentSerializer,
         responses={201: AlertSerializer},
         examples=[
-            _ex(
+            example(
                 "raise",
                 {"org": ORG_EXAMPLE["id"], "summary": ALERT_EXAMPLE["summary"]},
                 response=False,
             ),
-            _ex("raised", ALERT_EXAMPLE | {"notified_at": None}, 201),
+            example("raised", ALERT_EXAMPLE | {"notified_at": None}, 201),
             error_example(
                 "invalid",
                 "Check the fields: summary.",
@@ -153,7 +148,7 @@ class AlertViewSet(PortalViewSet):
         request=None,
         responses={200: AlertSerializer},
         examples=[
-            _ex("resolved", ALERT_EXAMPLE | {"state": "resolved", "resolved_at": RESOLVED_AT}),
+            example("resolved", ALERT_EXAMPLE | {"state": "resolved", "resolved_at": RESOLVED_AT}),
             error_example(
                 "not_an_incident",
                 "Only incidents are resolved by hand; this alert clears on its own.",

@@ -19,6 +19,12 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+def example(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
+    """A documented example: of a response with status `code`, or of a request body."""
+    kind = {"response_only": True} if response else {"request_only": True}
+    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
+
+
 def error_example(code: str, message: str, fields: dict | None = None, status: int = 400):
     return OpenApiExample(
         code,

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts.roles import Perm
 from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example
+from byods_portal.api.schema import error_example, example
 from byods_portal.api.views import PortalViewSet
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
@@ -70,11 +70,6 @@ URL_ERROR = error_example(
 )
 
 
-def _ex(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
-    kind = {"response_only": True} if response else {"request_only": True}
-    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
-
-
 class DataSourceViewSet(PortalViewSet):
     serializer_class = DataSourceSerializer
     filter_backends = [DjangoFilterBackend]
@@ -104,14 +99,14 @@ class DataSourceViewSet(PortalViewSet):
         summary="List data sources",
         description="Filters as on the Data sources page: `q`, `org`, `status`, `health`, `sort`.",
         tags=["data sources"],
-        examples=[_ex("page", DS_EXAMPLE)],
+        examples=[example("page", DS_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        summary="One data source", tags=["data sources"], examples=[_ex("ds", DS_EXAMPLE)]
+        summary="One data source", tags=["data sources"], examples=[example("ds", DS_EXAMPLE)]
     )
     def retrieve(self, request, id):
         return Response(self.get_serializer(self._ds(id)).data)
@@ -123,8 +118,8 @@ class DataSourceViewSet(PortalViewSet):
         request=RegisterSerializer,
         responses={201: DataSourceSerializer},
         examples=[
-            _ex("register", INPUT_EXAMPLE | {"org": DS_EXAMPLE["org"]}, 201, response=False),
-            _ex("registered", DS_EXAMPLE, 201),
+            example("register", INPUT_EXAMPLE | {"org": DS_EXAMPLE["org"]}, 201, response=False),
+            example("registered", DS_EXAMPLE, 201),
             URL_ERROR,
         ],
     )
@@ -146,7 +141,11 @@ class DataSourceViewSet(PortalViewSet):
         tags=["data sources"],
         request=DataSourceInputSerializer,
         responses={200: DataSourceSerializer},
-        examples=[_ex("edit", INPUT_EXAMPLE, response=False), _ex("saved", DS_EXAMPLE), URL_ERROR],
+        examples=[
+            example("edit", INPUT_EXAMPLE, response=False),
+            example("saved", DS_EXAMPLE),
+            URL_ERROR,
+        ],
     )
     def update(self, request, id):
         ds = self._ds(id)
@@ -161,8 +160,8 @@ class DataSourceViewSet(PortalViewSet):
         request=DataSourceInputSerializer(partial=True),
         responses={200: DataSourceSerializer},
         examples=[
-            _ex("edit", {"audience": "byods-rx-2"}, response=False),
-            _ex("saved", DS_EXAMPLE),
+            example("edit", {"audience": "byods-rx-2"}, response=False),
+            example("saved", DS_EXAMPLE),
         ],
     )
     def partial_update(self, request, id):
@@ -182,8 +181,8 @@ class DataSourceViewSet(PortalViewSet):
         request=DisableSerializer,
         responses={200: DataSourceSerializer},
         examples=[
-            _ex("disable", {"message": "Maintenance until 18:00 UTC"}, response=False),
-            _ex("disabled", DS_EXAMPLE | {"status": "disabled", "health": "disabled"}),
+            example("disable", {"message": "Maintenance until 18:00 UTC"}, response=False),
+            example("disabled", DS_EXAMPLE | {"status": "disabled", "health": "disabled"}),
         ],
     )
     def disable(self, request, id):
@@ -202,7 +201,7 @@ class DataSourceViewSet(PortalViewSet):
         tags=["data sources"],
         request=None,
         responses={200: DataSourceSerializer},
-        examples=[_ex("enabled", DS_EXAMPLE)],
+        examples=[example("enabled", DS_EXAMPLE)],
     )
     def enable(self, request, id):
         ds = self._ds(id)
@@ -238,7 +237,9 @@ class DataSourceViewSet(PortalViewSet):
         tags=["data sources"],
         request=None,
         responses={200: RotationResultSerializer},
-        examples=[_ex("rotated", {"outcome": "rotated", "detail": "", "datasource": DS_EXAMPLE})],
+        examples=[
+            example("rotated", {"outcome": "rotated", "detail": "", "datasource": DS_EXAMPLE})
+        ],
     )
     def rotate(self, request, id):
         ds = self._ds(id)

@@ -8,13 +8,13 @@ operations; starting or retrying one needs the permission of its kind's single-t
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.roles import Perm
 from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example
+from byods_portal.api.schema import error_example, example
 from byods_portal.api.views import PortalViewSet
 
 from .. import selectors, services, tasks
@@ -95,11 +95,6 @@ KIND_REFUSED = error_example(
 )
 
 
-def _ex(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
-    kind = {"response_only": True} if response else {"request_only": True}
-    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
-
-
 class BulkOperationViewSet(PortalViewSet):
     serializer_class = OperationSerializer
     filter_backends = [DjangoFilterBackend]
@@ -139,7 +134,7 @@ class BulkOperationViewSet(PortalViewSet):
         summary="List bulk operations",
         description="Most recent first; filter by `kind` and `state`.",
         tags=["bulk operations"],
-        examples=[_ex("page", OP_EXAMPLE)],
+        examples=[example("page", OP_EXAMPLE)],
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -150,7 +145,7 @@ class BulkOperationViewSet(PortalViewSet):
         description="Poll it while `state` is not `done`: the counters and `percent` move as "
         "items settle (`processed` = succeeded + failed + skipped, of `total`).",
         tags=["bulk operations"],
-        examples=[_ex("running", OP_EXAMPLE), _ex("done", DONE_EXAMPLE)],
+        examples=[example("running", OP_EXAMPLE), example("done", DONE_EXAMPLE)],
     )
     def retrieve(self, request, id):
         return Response(self.get_serializer(self._op(id)).data)
@@ -170,7 +165,7 @@ class BulkOperationViewSet(PortalViewSet):
             )
         ],
         responses={200: ItemSerializer(many=True)},
-        examples=[_ex("failures", ITEM_EXAMPLE)],
+        examples=[example("failures", ITEM_EXAMPLE)],
     )
     def items(self, request, id):
         op = self._op(id)
@@ -191,8 +186,8 @@ class BulkOperationViewSet(PortalViewSet):
         request=SelectionSerializer,
         responses={200: PreviewSerializer},
         examples=[
-            _ex("selection", SELECTION_EXAMPLE, response=False),
-            _ex(
+            example("selection", SELECTION_EXAMPLE, response=False),
+            example(
                 "all matching",
                 {
                     "kind": "rotate",
@@ -202,7 +197,7 @@ class BulkOperationViewSet(PortalViewSet):
                 },
                 response=False,
             ),
-            _ex("preview", PREVIEW_EXAMPLE),
+            example("preview", PREVIEW_EXAMPLE),
             IDS_ERROR,
             KIND_REFUSED,
         ],
@@ -222,13 +217,15 @@ class BulkOperationViewSet(PortalViewSet):
         request=StartSerializer,
         responses={202: OperationSerializer},
         examples=[
-            _ex(
+            example(
                 "disable",
                 SELECTION_EXAMPLE | {"message": "Maintenance until 18:00 UTC"},
                 202,
                 response=False,
             ),
-            _ex("started", OP_EXAMPLE | {"state": "pending", "processed": 0, "percent": 0}, 202),
+            example(
+                "started", OP_EXAMPLE | {"state": "pending", "processed": 0, "percent": 0}, 202
+            ),
             MESSAGE_ERROR,
             KIND_REFUSED,
         ],
@@ -253,7 +250,7 @@ class BulkOperationViewSet(PortalViewSet):
         request=None,
         responses={202: OperationSerializer},
         examples=[
-            _ex(
+            example(
                 "retrying",
                 OP_EXAMPLE
                 | {
