@@ -309,6 +309,10 @@ ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
 ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
 ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
+# Single flight for "rotate now" and "refresh now" (button, API, bulk): a request that finds
+# the same work finished less than this many seconds ago is answered "done just now" instead
+# of calling Webex again. A call still in flight is always coalesced, whatever this says.
+SINGLE_FLIGHT_SECONDS = env.int("SINGLE_FLIGHT_SECONDS", default=10)
 # Bulk operations: items one task invocation settles before it queues the next chunk (each
 # item is one Webex call or a few, so a chunk stays well inside the task time limit).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)

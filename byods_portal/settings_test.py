@@ -34,3 +34,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Serve static files through the finders: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Most tests rotate or refresh right after registering or onboarding and expect the call; the
+# single-flight tests (datasources/tests/test_single_flight.py) set the production window.
+SINGLE_FLIGHT_SECONDS = 0

@@ -36,6 +36,10 @@ class DataSource(models.Model):
     token_expires_at = models.DateTimeField(null=True, blank=True)
     next_rotation_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Single flight at Webex: a PUT (rotation or change) for this data source may be in flight
+    # until then. Set under the row lock before the call, cleared with its outcome; a lease
+    # that runs out means the caller died, and only then is its pending nonce re-sent.
+    inflight_until = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_tracking_id = models.CharField(max_length=200, blank=True)

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -52,6 +53,10 @@ class DataSourceError(Exception):
         self.reason = reason
         self.error = error
         super().__init__(reason)
+
+
+class DataSourceBusy(DataSourceError):
+    """Another call for this data source may still be in flight at Webex: one at a time."""
 
 
 def new_nonce() -> str:
@@ -274,12 +279,46 @@ def _undo_registration(org, client, webex_id: str, actor, cause: Exception) -> N
     )
 
 
+def _lease_until(now: dt.datetime) -> dt.datetime:
+    """How long a call for one data source may be in flight before its caller counts as dead
+    (the client's timeouts and retries must fit inside; see ROTATION_LEASE_SECONDS)."""
+    return now + dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
+
+
+def _in_flight(ds: DataSource, now: dt.datetime) -> bool:
+    return ds.inflight_until is not None and ds.inflight_until > now
+
+
+def _busy(ds: DataSource) -> DataSourceBusy:
+    return DataSourceBusy(
+        f"A change to {ds.url} is in flight at Webex right now; try again in a few seconds."
+    )
+
+
+@transaction.atomic
+def _take_lease(ds: DataSource) -> None:
+    """Under the row lock: refuse a deleted data source, or one with a call in flight
+    (`DataSourceBusy`); otherwise hold the in-flight lease for the caller's call."""
+    now = timezone.now()
+    locked = DataSource.objects.select_for_update(of=("self",)).get(pk=ds.pk)
+    if locked.deleted_at:
+        raise DataSourceError(f"{ds.url} is deleted: nothing is sent to Webex.")
+    if _in_flight(locked, now):
+        raise _busy(ds)
+    DataSource.objects.filter(pk=ds.pk).update(inflight_until=_lease_until(now))
+
+
 def _push(
     ds: DataSource, *, purpose: str, status: str, message: str, data=None, actor=None
 ) -> RemoteDataSource:
-    """Send the full payload with a fresh nonce (recorded first) and return Webex's answer."""
+    """Send the full payload with a fresh nonce and return Webex's answer.
+
+    Single flight: under the row lock the call takes the in-flight lease (refused with
+    `DataSourceBusy` while a rotation or another change holds it) and records its nonce; the
+    lease is released with the outcome, whatever it is."""
     nonce = new_nonce()
     with transaction.atomic():
+        _take_lease(ds)
         NonceRecord.objects.create(datasource=ds, nonce=nonce, purpose=purpose, attempts=1)
     client = webex_client_for(ds.org.service_app)
     try:
@@ -293,11 +332,16 @@ def _push(
             actor,
         )
     except WebexError as exc:
-        NonceRecord.objects.filter(nonce=nonce).update(
-            outcome=NonceRecord.Outcome.FAILED,
-            error=str(exc)[:500],
-            tracking_id=exc.tracking_id or "",
-        )
+        with transaction.atomic():
+            DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
+            NonceRecord.objects.filter(nonce=nonce).update(
+                outcome=NonceRecord.Outcome.FAILED,
+                error=str(exc)[:500],
+                tracking_id=exc.tracking_id or "",
+            )
+        raise
+    except BaseException:
+        DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
         raise
     NonceRecord.objects.filter(nonce=nonce).update(
         outcome=NonceRecord.Outcome.OK, token_expires_at=_expiry(remote)
@@ -320,6 +364,7 @@ APPLIED_FIELDS = (
     "last_tracking_id",
     "at_risk_alerted_at",
     "claimed_until",
+    "inflight_until",
     "version",
 )
 
@@ -341,6 +386,7 @@ def _apply_remote(ds: DataSource, remote: RemoteDataSource, now: dt.datetime) ->
     ds.last_error = ds.last_tracking_id = ""
     ds.at_risk_alerted_at = None
     ds.claimed_until = None
+    ds.inflight_until = None
     ds.version += 1
 
 
@@ -453,6 +499,7 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
     """Delete at Webex (already gone counts as done), then here; the audit trail keeps it."""
     if len((reason or "").strip()) < 5:
         raise ValidationError({"reason": "Give a reason (at least 5 characters)."})
+    _take_lease(ds)
     client = webex_client_for(ds.org.service_app)
     try:
         _with_refresh(
@@ -462,7 +509,10 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
         )
     except WebexNotFound:
         pass  # already gone at Webex: the goal is reached
-    except WebexError as exc:
+    except BaseException as exc:
+        DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
+        if not isinstance(exc, WebexError):
+            raise
         with transaction.atomic():
             audit_record_failure(
                 action=Action.DATASOURCE_DELETED,
@@ -482,6 +532,7 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
         ds.next_rotation_at = None
         ds.pending_nonce = ""
         ds.claimed_until = None
+        ds.inflight_until = None
         ds.version += 1
         ds.save()
         _audit(
@@ -561,7 +612,8 @@ def datasource_apply_maintenance(*, now: dt.datetime | None = None, actor=None) 
 # ------------------------------------------------------------------------- rotation engine
 @dataclass(frozen=True)
 class RotationResult:
-    outcome: str  # rotated | skipped | paused | rate_limited | failed | missing
+    # rotated | skipped | paused | rate_limited | failed | missing | in_progress | already_rotated
+    outcome: str
     detail: str = ""
 
 
@@ -603,6 +655,19 @@ def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[
     return claimed
 
 
+def _hms(ds: DataSource) -> str:
+    started = ds.inflight_until - dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
+    return f"{started:%H:%M:%S} UTC"
+
+
+def _rotated_since(ds: DataSource, seen_version: int | None, now: dt.datetime) -> bool:
+    """For "rotate now": did a rotation finish after the caller looked, or just now?"""
+    if seen_version is not None and ds.version != seen_version:
+        return True
+    window = dt.timedelta(seconds=settings.SINGLE_FLIGHT_SECONDS)
+    return ds.last_rotated_at is not None and now - ds.last_rotated_at < window
+
+
 # What a rotation reads with its row lock: the whole row, and of the org and its Service App
 # only what it uses. Fewer columns to compile, fetch and build (a third of the worker's CPU
 # per rotation went to this query), and no app secrets to decrypt.
@@ -619,13 +684,22 @@ def datasource_rotate(
     ds_id: int,
     actor: Actor | None = None,
     force: bool = False,
+    seen_version: int | None = None,
     tokens: AccessTokens | None = None,
 ) -> RotationResult:
     """Rotate one data source's JWS: new nonce, full payload, store the new expiry.
 
-    Two short transactions around the call: the write-ahead (row lock, nonce record, pending
-    nonce) and the completion (one conditional UPDATE of the row, the nonce record, the audit
-    event). `tokens` lets a batch share the orgs' decrypted access tokens.
+    Two short transactions around the call: the write-ahead (row lock, in-flight lease, nonce
+    record, pending nonce) and the completion (one conditional UPDATE of the row, the nonce
+    record, the audit event). `tokens` lets a batch share the orgs' decrypted access tokens.
+
+    Single flight, whoever asks (sweep, button, API, bulk item):
+    - a call already in flight for this data source (its lease not run out) is never joined
+      by a second one: the answer is `in_progress`;
+    - `force` (rotate now) after a rotation that finished since the caller looked
+      (`seen_version`) or within SINGLE_FLIGHT_SECONDS answers `already_rotated`;
+    - a pending nonce is re-sent only when the attempt that wrote it is known to be over
+      (it failed with an answer, or its lease ran out because its worker died).
     """
     now = timezone.now()
     # 1. Write-ahead: pick (or reuse) the pending nonce under the row lock.
@@ -643,16 +717,29 @@ def datasource_rotate(
             return RotationResult("paused", f"org is {ds.org.status}")
         if ds.missing_at_webex_since:
             return RotationResult("missing", "gone at Webex")
+        if _in_flight(ds, now):
+            return RotationResult(
+                "in_progress", f"a rotation or change is in flight at Webex (since {_hms(ds)})"
+            )
+        if force and not ds.pending_nonce and _rotated_since(ds, seen_version, now):
+            return RotationResult(
+                "already_rotated",
+                f"rotated by a concurrent request at {ds.last_rotated_at:%H:%M:%S} UTC",
+            )
         if not force and ds.next_rotation_at and ds.next_rotation_at > now and not ds.pending_nonce:
             return RotationResult("skipped", "not due")
+        lease = _lease_until(now)
         if not ds.pending_nonce:
             ds.pending_nonce = new_nonce()
             NonceRecord.objects.create(
                 datasource=ds, nonce=ds.pending_nonce, purpose="rotate", attempts=1
             )
-            DataSource.objects.filter(pk=ds.pk).update(pending_nonce=ds.pending_nonce)
-        else:  # a retry or a resumed crash: same nonce, one more attempt
+            DataSource.objects.filter(pk=ds.pk).update(
+                pending_nonce=ds.pending_nonce, inflight_until=lease
+            )
+        else:  # the earlier attempt is over (failed, or its worker died): same nonce again
             NonceRecord.objects.filter(nonce=ds.pending_nonce).update(attempts=F("attempts") + 1)
+            DataSource.objects.filter(pk=ds.pk).update(inflight_until=lease)
     nonce = ds.pending_nonce
     client = webex_client_for(ds.org.service_app)
     # 2. The call, outside any transaction. A retry of this step resends the same nonce.
@@ -669,6 +756,9 @@ def datasource_rotate(
         )
     except WebexError as exc:
         return _rotation_failed(ds.pk, nonce, exc, actor)
+    except BaseException:  # our own failure, not Webex's: the attempt is over, let a retry in
+        DataSource.objects.filter(pk=ds.pk, pending_nonce=nonce).update(inflight_until=None)
+        raise
     # 3. Store the outcome, if the pending nonce is still the one sent. Every change to the
     # row's content or status (edits, disable, delete, another rotation) clears the pending
     # nonce under the row lock, so "pending nonce unchanged" means the row read in step 1 is
@@ -713,6 +803,7 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
         ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
         ds.claimed_until = None
+        ds.inflight_until = None  # the attempt ended with an answer: a retry may re-send
         outcome = "failed"
         if isinstance(exc, WebexNotFound):
             ds.missing_at_webex_since = now

@@ -277,9 +277,11 @@ def datasource_maintenance(request, public_id: uuid.UUID):
 @permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
 def datasource_rotate(request, public_id: uuid.UUID):
     ds = selectors.datasource_get_for_user(request.user, public_id)
-    result = services.datasource_rotate(ds_id=ds.pk, force=True)
+    result = services.datasource_rotate(ds_id=ds.pk, force=True, seen_version=ds.version)
     text = {
         "rotated": (messages.SUCCESS, f"Rotated the JWS of {ds.url}."),
+        "in_progress": (messages.INFO, f"Not rotated again: {result.detail}."),
+        "already_rotated": (messages.INFO, f"Not rotated again: {result.detail}."),
         "rate_limited": (
             messages.WARNING,
             f"Webex is rate-limiting; the rotation is retried shortly. {result.detail}",

@@ -356,10 +356,12 @@ def _apply(op: BulkOperation, target, actor: Actor) -> tuple[str, str]:
     failed item with a reason written for staff (never secrets: the services' own wording)."""
     try:
         if op.kind == Kind.ROTATE:
-            result = ds_services.datasource_rotate(ds_id=target.pk, actor=actor, force=True)
+            result = ds_services.datasource_rotate(
+                ds_id=target.pk, actor=actor, force=True, seen_version=target.version
+            )
             if result.outcome == "rotated":
                 return ItemState.SUCCEEDED, ""
-            if result.outcome == "skipped":
+            if result.outcome in ("skipped", "in_progress", "already_rotated"):
                 return ItemState.SKIPPED, result.detail
             labels = {
                 "rate_limited": "Webex is rate-limiting; the rotation engine retries it shortly",

@@ -725,13 +725,22 @@ def org_deauthorized(
 # ------------------------------------------------------------------------- refresh
 @dataclass(frozen=True)
 class RefreshResult:
-    outcome: str  # "refreshed" | "not_due" | "skipped" | "failed" | "reauthorization_required"
+    # refreshed | already_refreshed | not_due | skipped | failed | reauthorization_required
+    outcome: str
     version: int
     detail: str = ""
 
 
 def org_token_due(token: OrgToken, now: dt.datetime) -> bool:
     return token.next_refresh_at is not None and token.next_refresh_at <= now
+
+
+def _refreshed_since(token: OrgToken, seen_version: int | None, now: dt.datetime) -> bool:
+    if token.last_refreshed_at is None:
+        return False
+    if seen_version is not None and token.version != seen_version:
+        return True
+    return now - token.last_refreshed_at < dt.timedelta(seconds=settings.SINGLE_FLIGHT_SECONDS)
 
 
 def org_tokens_refresh(
@@ -744,9 +753,11 @@ def org_tokens_refresh(
     """Refresh an org's access token, single-flight.
 
     The token row is locked for the refresh and the need re-checked after taking the lock:
-    concurrent callers queue on the lock and then find the work done. `seen_version` is for a
-    caller that just got a 401 with the token of that version: it refreshes only if nobody has
-    replaced that token yet, so fifty such callers cause one refresh.
+    concurrent callers queue on the lock and then find the work done. `seen_version` is the
+    token version the caller saw: a caller that got a 401 refreshes only if nobody has replaced
+    that token yet; a "refresh now" (`force`: button, API) is answered `already_refreshed` when
+    the token was refreshed since it looked or within SINGLE_FLIGHT_SECONDS. So fifty
+    concurrent callers of either kind cause one call to Webex.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -758,6 +769,12 @@ def org_tokens_refresh(
         org = token.org
         if org.status not in (Status.ACTIVE, Status.AUTHORIZED) or not token.has_tokens:
             return RefreshResult("skipped", token.version, f"org is {org.status}")
+        if force and _refreshed_since(token, seen_version, now):
+            return RefreshResult(
+                "already_refreshed",
+                token.version,
+                f"refreshed by a concurrent request at {token.last_refreshed_at:%H:%M:%S} UTC",
+            )
         if seen_version is not None:
             if token.version != seen_version:
                 return RefreshResult("not_due", token.version, "already replaced")

@@ -131,9 +131,14 @@ def org_tokens_paste(request, public_id: uuid.UUID):
 @permission_required(Perm.ONBOARD_ORGS, raise_exception=True)
 def org_refresh(request, public_id: uuid.UUID):
     org = selectors.org_get_for_user(request.user, public_id)
-    result = services.org_tokens_refresh(org_id=org.pk, force=True)
+    seen = getattr(getattr(org, "token", None), "version", None)
+    result = services.org_tokens_refresh(org_id=org.pk, force=True, seen_version=seen)
     text = {
         "refreshed": (messages.SUCCESS, f"Refreshed the access token of {org.name}."),
+        "already_refreshed": (
+            messages.INFO,
+            f"Not refreshed again: the access token of {org.name} was {result.detail}.",
+        ),
         "skipped": (messages.WARNING, f"Not refreshed: {result.detail}."),
         "failed": (messages.ERROR, f"Refresh failed: {result.detail}"),
         "reauthorization_required": (messages.ERROR, result.detail),

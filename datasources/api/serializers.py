@@ -77,7 +77,16 @@ class DisableSerializer(FormSerializer):
 
 class RotationResultSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(
-        choices=["rotated", "skipped", "paused", "missing", "rate_limited", "failed"]
+        choices=[
+            "rotated",
+            "in_progress",
+            "already_rotated",
+            "skipped",
+            "paused",
+            "missing",
+            "rate_limited",
+            "failed",
+        ]
     )
     detail = serializers.CharField(allow_blank=True)
     datasource = DataSourceSerializer()

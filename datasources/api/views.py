@@ -233,7 +233,12 @@ class DataSourceViewSet(PortalViewSet):
 
     @extend_schema(
         summary="Rotate the JWS now",
-        description="Rotates at once (as the page's button does); `outcome` says what happened.",
+        description=(
+            "Rotates at once (as the page's button does); `outcome` says what happened. "
+            "Single flight: while a rotation or change of this data source is at Webex the "
+            "answer is `in_progress`, and within seconds after one it is `already_rotated`; "
+            "neither sends anything to Webex."
+        ),
         tags=["data sources"],
         request=None,
         responses={200: RotationResultSerializer},
@@ -243,7 +248,9 @@ class DataSourceViewSet(PortalViewSet):
     )
     def rotate(self, request, id):
         ds = self._ds(id)
-        result = services.datasource_rotate(ds_id=ds.pk, force=True, actor=self.actor())
+        result = services.datasource_rotate(
+            ds_id=ds.pk, force=True, seen_version=ds.version, actor=self.actor()
+        )
         return Response(
             RotationResultSerializer(
                 {"outcome": result.outcome, "detail": result.detail, "datasource": self._ds(id)}

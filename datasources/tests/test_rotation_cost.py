@@ -39,6 +39,7 @@ def test_apply_remote_writes_only_the_listed_fields():
         last_tracking_id="T",
         at_risk_alerted_at=now,
         claimed_until=now,
+        inflight_until=now,
         last_rotated_at=now - dt.timedelta(hours=1),
         token_expires_at=now,
         previous_token_expires_at=now - dt.timedelta(hours=1),
@@ -109,31 +110,39 @@ def test_a_change_made_during_the_call_is_kept_by_the_completion(register, emula
     assert fresh.nonce != ds.nonce and fresh.pending_nonce == "" and fresh.version == ds.version + 1
 
 
-def test_an_edit_during_the_call_wins_and_the_rotation_stands_down(register, emulator, monkeypatch):
+def test_an_edit_during_the_call_is_refused_until_the_rotation_is_back(
+    register, emulator, monkeypatch
+):
+    """Two PUTs of one data source at once could land at Webex in either order (the rotation's
+    old URL after the edit's new one): while one is in flight, an edit is refused, unsent."""
     ds = register()
     real = WebexClient.update_datasource
-    calls = []
+    calls, refusals = [], []
 
     def edit_meanwhile(self, **kwargs):
         calls.append(kwargs["request"].nonce)
-        if len(calls) == 1:  # the rotation's call: an operator's edit lands first
-            services.datasource_update(
-                ds=DataSource.objects.get(pk=ds.pk),
-                schema_id=ds.schema_id,
-                url="https://rx-new.byods.example.com/feed",
-                audience=ds.audience,
-                subject=ds.subject,
-                token_lifetime_minutes=ds.token_lifetime_minutes,
-                actor=SYSTEM,
-            )
+        if len(calls) == 1:  # the rotation's call: an operator's edit arrives meanwhile
+            try:
+                services.datasource_update(
+                    ds=DataSource.objects.get(pk=ds.pk),
+                    schema_id=ds.schema_id,
+                    url="https://rx-new.byods.example.com/feed",
+                    audience=ds.audience,
+                    subject=ds.subject,
+                    token_lifetime_minutes=ds.token_lifetime_minutes,
+                    actor=SYSTEM,
+                )
+            except services.DataSourceBusy as exc:
+                refusals.append(exc.reason)
         return real(self, **kwargs)
 
     monkeypatch.setattr(WebexClient, "update_datasource", edit_meanwhile)
     result = services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM)
-    assert result.outcome == "skipped"
+    assert result.outcome == "rotated" and len(calls) == 1
+    assert refusals and "in flight at Webex" in refusals[0]
     fresh = DataSource.objects.get(pk=ds.pk)
-    assert fresh.url == "https://rx-new.byods.example.com/feed" and fresh.nonce == calls[1]
-    assert not AuditEvent.objects.filter(action="datasource.rotated").exists()
+    assert fresh.url == ds.url and fresh.nonce == calls[0] and fresh.inflight_until is None
+    assert not AuditEvent.objects.filter(action="datasource.updated").exists()
 
 
 @pytest.mark.django_db(transaction=True)

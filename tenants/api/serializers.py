@@ -129,7 +129,14 @@ class OffboardSerializer(FormSerializer):
 
 class RefreshResultSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(
-        choices=["refreshed", "not_due", "skipped", "failed", "reauthorization_required"]
+        choices=[
+            "refreshed",
+            "already_refreshed",
+            "not_due",
+            "skipped",
+            "failed",
+            "reauthorization_required",
+        ]
     )
     detail = serializers.CharField(allow_blank=True)
     token = TokenStatusSerializer(allow_null=True)

@@ -235,7 +235,11 @@ class OrgViewSet(PortalViewSet):
 
     @extend_schema(
         summary="Refresh an org's access token now",
-        description="Single-flight with the background refresh. `outcome` says what happened.",
+        description=(
+            "Single-flight with the background refresh and with other callers: while a refresh "
+            "runs, or within seconds after one, the answer is `already_refreshed` (with the "
+            "time in `detail`) and Webex is not called again. `outcome` says what happened."
+        ),
         tags=["orgs"],
         request=None,
         responses={200: RefreshResultSerializer},
@@ -247,7 +251,9 @@ class OrgViewSet(PortalViewSet):
         org = self._org(id)
         if getattr(org, "token", None) is None:
             raise Conflict(f"{org.name} has no tokens yet.", "no_tokens")
-        result = services.org_tokens_refresh(org_id=org.pk, force=True, actor=self.actor())
+        result = services.org_tokens_refresh(
+            org_id=org.pk, force=True, seen_version=org.token.version, actor=self.actor()
+        )
         org = self._org(id)
         return Response(
             RefreshResultSerializer(
