@@ -21,6 +21,7 @@ class Kind(models.TextChoices):
     ROTATION_FAILING = "rotation_failing", "Rotation failing"
     ORG_REAUTHORIZATION = "org_reauthorization", "Org needs reauthorization"
     DRIFT_FOUND = "drift_found", "Drift found"
+    OFFBOARDING_STALLED = "offboarding_stalled", "Offboarding stalled"
     INCIDENT = "incident", "Incident"
 
 

@@ -33,7 +33,7 @@ from audit.vocabulary import Action
 from datasources.models import DataSource, DriftFinding
 from datasources.selectors import health_conditions
 from tenants.models import CustomerOrg
-from tenants.selectors import orgs_needing_attention
+from tenants.selectors import offboardings_stalled, orgs_needing_attention
 
 from .models import Alert, AlertChannel, AlertDelivery, Kind
 from .wording import deadline_words
@@ -107,6 +107,10 @@ def _conditions(now: dt.datetime) -> dict[str, Condition]:
             pk,
             f"Rotating {org_name} – {url} failed {failures} time(s) in a row; "
             f"{deadline_words(expires, now)}",
+        )
+    for org, left in offboardings_stalled(now):
+        found[f"{Kind.OFFBOARDING_STALLED}:org:{org.pk}"] = Condition(
+            Kind.OFFBOARDING_STALLED, org.pk, None, f"Offboarding {org.name} is stuck: {left}"
         )
     drift = (
         DriftFinding.objects.filter(resolved_at__isnull=True)

@@ -222,6 +222,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "maintenance-windows": {"task": "datasources.apply_maintenance", "schedule": 60.0},
     "reconcile-datasources": {"task": "datasources.reconcile_all", "schedule": 3600.0},
     "bulk-resume-stalled": {"task": "operations.resume_stalled", "schedule": 60.0},
+    "offboarding-sweep": {"task": "operations.offboarding_sweep", "schedule": 60.0},
     "alerts-evaluate": {"task": "alerts.evaluate", "schedule": 60.0},
 }
 

@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +30,7 @@ from tenants.models import CustomerOrg, OrgToken
 from tenants.services import explain, org_tokens_refresh, webex_client_for
 from webex.errors import (
     WebexError,
+    WebexForbidden,
     WebexNotFound,
     WebexRateLimited,
     WebexUnauthorized,
@@ -309,7 +310,14 @@ def _take_lease(ds: DataSource) -> None:
 
 
 def _push(
-    ds: DataSource, *, purpose: str, status: str, message: str, data=None, actor=None
+    ds: DataSource,
+    *,
+    purpose: str,
+    status: str,
+    message: str,
+    data=None,
+    actor=None,
+    tokens: AccessTokens | None = None,
 ) -> RemoteDataSource:
     """Send the full payload with a fresh nonce and return Webex's answer.
 
@@ -330,6 +338,7 @@ def _push(
                 request=_request(data or ds, nonce=nonce, status=status, message=message),
             ),
             actor,
+            tokens,
         )
     except WebexError as exc:
         with transaction.atomic():
@@ -391,12 +400,36 @@ def _apply_remote(ds: DataSource, remote: RemoteDataSource, now: dt.datetime) ->
 
 
 def _change(
-    ds: DataSource, *, action, summary, purpose, status, message, data=None, reason="", actor=None
+    ds: DataSource,
+    *,
+    action,
+    summary,
+    purpose,
+    status,
+    message,
+    data=None,
+    reason="",
+    actor=None,
+    tokens: AccessTokens | None = None,
 ) -> DataSource:
-    _require_active_org(ds.org)
+    """Send a change (full payload, new nonce) under the in-flight lease, then store it with
+    its audit event. Only for active orgs, except offboarding's own changes."""
+    if purpose == "offboard":
+        if ds.org.status != CustomerOrg.Status.OFFBOARDING:
+            raise DataSourceError(f"{ds.org.name} is not being offboarded.")
+    else:
+        _require_active_org(ds.org)
     before = _snapshot(ds)
     try:
-        remote = _push(ds, purpose=purpose, status=status, message=message, data=data, actor=actor)
+        remote = _push(
+            ds,
+            purpose=purpose,
+            status=status,
+            message=message,
+            data=data,
+            actor=actor,
+            tokens=tokens,
+        )
     except WebexError as exc:
         with transaction.atomic():
             audit_record_failure(
@@ -499,6 +532,14 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
     """Delete at Webex (already gone counts as done), then here; the audit trail keeps it."""
     if len((reason or "").strip()) < 5:
         raise ValidationError({"reason": "Give a reason (at least 5 characters)."})
+    _delete(ds, reason=reason.strip(), summary=f"Deleted {ds.url} at Webex", actor=actor)
+
+
+def _delete(
+    ds: DataSource, *, reason: str, summary: str, actor=None, tokens: AccessTokens | None = None
+) -> None:
+    """Delete at Webex under the in-flight lease (404: already gone, the goal is reached),
+    then mark the row deleted with its audit event."""
     _take_lease(ds)
     client = webex_client_for(ds.org.service_app)
     try:
@@ -506,6 +547,7 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
             ds.org,
             lambda access: client.delete_datasource(access_token=access, datasource_id=ds.webex_id),
             actor,
+            tokens,
         )
     except WebexNotFound:
         pass  # already gone at Webex: the goal is reached
@@ -526,23 +568,29 @@ def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None
                 reason=reason,
             )
         raise DataSourceError(explain(exc), exc) from exc
-    with transaction.atomic():
-        ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
-        ds.deleted_at = timezone.now()
-        ds.next_rotation_at = None
-        ds.pending_nonce = ""
-        ds.claimed_until = None
-        ds.inflight_until = None
-        ds.version += 1
-        ds.save()
-        _audit(
-            ds,
-            Action.DATASOURCE_DELETED,
-            f"Deleted {ds.url} at Webex",
-            actor,
-            reason=reason.strip(),
-            changes={k: {"before": v, "after": None} for k, v in _snapshot(ds).items()},
-        )
+    _mark_deleted(ds, reason=reason, summary=summary, actor=actor)
+
+
+@transaction.atomic
+def _mark_deleted(ds: DataSource, *, reason: str, summary: str, actor=None) -> DataSource:
+    """The row leaves every list and the rotation engine; its history stays."""
+    ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+    ds.deleted_at = timezone.now()
+    ds.next_rotation_at = None
+    ds.pending_nonce = ""
+    ds.claimed_until = None
+    ds.inflight_until = None
+    ds.version += 1
+    ds.save()
+    _audit(
+        ds,
+        Action.DATASOURCE_DELETED,
+        summary,
+        actor,
+        reason=reason,
+        changes={k: {"before": v, "after": None} for k, v in _snapshot(ds).items()},
+    )
+    return ds
 
 
 @transaction.atomic
@@ -588,20 +636,33 @@ def datasource_schedule_maintenance(
 
 
 def datasource_apply_maintenance(*, now: dt.datetime | None = None, actor=None) -> int:
-    """Beat: disable data sources whose window opened, enable those whose window closed."""
+    """Beat: disable data sources whose window opened, enable those whose window closed. One
+    that cannot change now (a rotation in flight, Webex refusing) is logged and taken up again
+    by the next run: the window's state stays on its row until the change is made."""
     now = now or timezone.now()
     done = 0
     starting = DataSource.objects.select_related("org__service_app").filter(
-        status=Status.ACTIVE, maintenance_disable_at__lte=now, maintenance_enable_at__gt=now
+        status=Status.ACTIVE,
+        deleted_at__isnull=True,
+        maintenance_disable_at__lte=now,
+        maintenance_enable_at__gt=now,
     )
     for ds in starting:
-        datasource_disable(ds=ds, message=ds.maintenance_message, actor=actor)
+        try:
+            datasource_disable(ds=ds, message=ds.maintenance_message, actor=actor)
+        except DataSourceError as exc:
+            logger.warning("maintenance: disabling %s postponed: %s", ds.public_id, exc.reason)
+            continue
         done += 1
     ending = DataSource.objects.select_related("org__service_app").filter(
-        status=Status.DISABLED, maintenance_enable_at__lte=now
+        status=Status.DISABLED, deleted_at__isnull=True, maintenance_enable_at__lte=now
     )
     for ds in ending:
-        ds = datasource_enable(ds=ds, actor=actor)
+        try:
+            ds = datasource_enable(ds=ds, actor=actor)
+        except DataSourceError as exc:
+            logger.warning("maintenance: enabling %s postponed: %s", ds.public_id, exc.reason)
+            continue
         DataSource.objects.filter(pk=ds.pk).update(
             maintenance_disable_at=None, maintenance_enable_at=None, maintenance_message=""
         )
@@ -951,13 +1012,202 @@ def _json_safe(details: dict) -> dict:
     return json_stable(details)
 
 
+def _record_remote(org: CustomerOrg, remote: RemoteDataSource, *, why: str, actor=None):
+    """Give a data source that exists only at Webex a row of its own, so that whatever is done
+    to it next (rotation, deletion, offboarding) is recorded under its own public id. Its
+    nonce is Webex's; the first rotation replaces it with one the portal chose."""
+    now = timezone.now()
+    with transaction.atomic():
+        ds = DataSource(
+            org=org,
+            webex_id=remote.id,
+            schema_id=remote.schema_id,
+            url=remote.url,
+            audience=remote.audience,
+            subject=remote.subject,
+            token_lifetime_minutes=remote.token_lifetime_minutes or 60,
+            nonce=remote.nonce,
+            status=remote.status or Status.ACTIVE,
+            error_message=remote.error_message or "",
+            token_expires_at=remote.token_expiry_time,
+            next_rotation_at=now if (remote.status or Status.ACTIVE) == Status.ACTIVE else None,
+        )
+        if ds.status == Status.DISABLED and not ds.error_message:
+            ds.error_message = "Disabled at Webex"
+        ds.full_clean()
+        ds.save()
+        _audit(
+            ds,
+            Action.DATASOURCE_ADOPTED,
+            f"Recorded {ds.url}, found at Webex only ({why})",
+            actor,
+            changes={
+                "webex_id": {"before": None, "after": ds.webex_id},
+                **{k: {"before": None, "after": v} for k, v in _snapshot(ds).items()},
+            },
+        )
+    return ds
+
+
+def _get_remote(org: CustomerOrg, webex_id: str, actor) -> RemoteDataSource:
+    client = webex_client_for(org.service_app)
+    return _with_refresh(
+        org, lambda a: client.get_datasource(access_token=a, datasource_id=webex_id), actor
+    )
+
+
+# Drift resolution: one small resolver per (kind, resolution). Each writes through the data
+# source's own paths (lease, nonce record, audit event under its public id) and returns the
+# data source it acted on, or None when no row is involved.
+def _adopt_unknown(finding, reason: str, actor):
+    """At Webex, unknown here -> record it, then rotate it once (a nonce of our own)."""
+    ds = _record_remote(
+        finding.org,
+        _get_remote(finding.org, finding.webex_id, actor),
+        why="drift adopted",
+        actor=actor,
+    )
+    if ds.status == Status.ACTIVE:
+        result = datasource_rotate(ds_id=ds.pk, force=True, actor=actor)
+        if result.outcome not in ("rotated", "already_rotated", "in_progress"):
+            # Recorded and due: the rotation engine retries with the pending nonce.
+            logger.warning("adopted %s; first rotation %s", ds.public_id, result.outcome)
+    return ds
+
+
+def _repair_unknown(finding, reason: str, actor):
+    """At Webex, unknown here -> delete it there; recorded first so the deletion has a home."""
+    try:
+        remote = _get_remote(finding.org, finding.webex_id, actor)
+    except WebexNotFound:
+        return None  # gone meanwhile: the goal is reached
+    ds = _record_remote(finding.org, remote, why="drift repair deletes it", actor=actor)
+    _delete(ds, reason=reason, summary=f"Deleted {ds.url} at Webex (drift repair)", actor=actor)
+    return ds
+
+
+def _adopt_gone(finding, reason: str, actor):
+    """Known here, gone at Webex -> it is deleted: say so here."""
+    ds = finding.datasource
+    if ds.deleted_at is None:
+        ds = _mark_deleted(
+            ds,
+            reason=reason or "gone at Webex",
+            summary=f"{ds.url} is gone at Webex: marked deleted here (drift adopted)",
+            actor=actor,
+        )
+    return ds
+
+
+def _repair_gone(finding, reason: str, actor):
+    """Known here, gone at Webex -> register it there again, with a recorded nonce."""
+    ds = finding.datasource
+    org = finding.org
+    _take_lease(ds)
+    nonce = new_nonce()
+    NonceRecord.objects.create(datasource=ds, nonce=nonce, purpose="register", attempts=1)
+    client = webex_client_for(org.service_app)
+    try:
+        remote = _with_refresh(
+            org,
+            lambda a: client.register_datasource(access_token=a, request=_request(ds, nonce=nonce)),
+            actor,
+        )
+    except BaseException as exc:
+        with transaction.atomic():
+            DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
+            NonceRecord.objects.filter(nonce=nonce).update(
+                outcome=NonceRecord.Outcome.FAILED, error=str(exc)[:500]
+            )
+        raise
+    before = _snapshot(ds)
+    with transaction.atomic():
+        NonceRecord.objects.filter(nonce=nonce).update(
+            outcome=NonceRecord.Outcome.OK, token_expires_at=_expiry(remote)
+        )
+        ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+        ds.webex_id, ds.missing_at_webex_since = remote.id, None
+        ds.status, ds.error_message = Status.ACTIVE, ""
+        _apply_remote(ds, remote, timezone.now())
+        ds.full_clean()
+        ds.save()
+        _audit(
+            ds,
+            Action.DATASOURCE_REPAIRED,
+            f"Registered {ds.url} at Webex again (drift repair)",
+            actor,
+            reason=reason,
+            changes={"webex_id": {"before": finding.webex_id, "after": ds.webex_id}}
+            | diff(before, _snapshot(ds)),
+        )
+    return ds
+
+
+def _adopt_differs(finding, reason: str, actor):
+    """Fields differ -> take Webex's values here."""
+    remote = _get_remote(finding.org, finding.webex_id, actor)
+    with transaction.atomic():
+        ds = (
+            DataSource.objects.select_for_update()
+            .select_related("org")
+            .get(pk=finding.datasource_id)
+        )
+        before = _snapshot(ds)
+        for ours, theirs in COMPARED.items():
+            value = getattr(remote, theirs)
+            setattr(ds, ours, (value or "") if ours == "error_message" else value)
+        if ds.status == Status.DISABLED:
+            ds.error_message = ds.error_message or "Disabled at Webex"
+            ds.next_rotation_at = None
+        ds.pending_nonce = ""
+        ds.version += 1
+        ds.full_clean()
+        ds.save()
+        _audit(
+            ds,
+            Action.DATASOURCE_ADOPTED,
+            f"Took Webex's values for {ds.url} (drift adopted)",
+            actor,
+            reason=reason,
+            changes=diff(before, _snapshot(ds)),
+        )
+    return ds
+
+
+def _repair_differs(finding, reason: str, actor):
+    """Fields differ -> send the portal's full payload (a new, recorded nonce)."""
+    ds = finding.datasource
+    return _change(
+        ds,
+        action=Action.DATASOURCE_REPAIRED,
+        summary=f"Sent the portal's values for {ds.url} to Webex (drift repair)",
+        purpose="repair",
+        status=ds.status,
+        message=ds.error_message,
+        reason=reason,
+        actor=actor,
+    )
+
+
+_RESOLVERS = {
+    ("unknown_here", "adopt"): _adopt_unknown,
+    ("unknown_here", "repair"): _repair_unknown,
+    ("gone_at_webex", "adopt"): _adopt_gone,
+    ("gone_at_webex", "repair"): _repair_gone,
+    ("differs", "adopt"): _adopt_differs,
+    ("differs", "repair"): _repair_differs,
+}
+
+
 def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | None = None):
     """Act on a finding. `adopt`: take Webex's side; `repair`: make Webex match the portal.
 
-    - unknown here: adopt registers it in the portal (rotating it once, so the portal knows a
+    - unknown here: adopt records it in the portal (rotating it once, so the portal knows a
       nonce it chose itself); repair deletes it at Webex (needs a reason).
     - gone at Webex: adopt marks it deleted here; repair registers it at Webex again.
     - differs: adopt copies Webex's fields here; repair sends the portal's full payload.
+    Every change to a data source is written by its own resolver above, audited under the data
+    source's public id; the finding's resolution is audited once more, for the drift list.
     """
     from .models import DriftFinding
 
@@ -967,94 +1217,21 @@ def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | 
         raise ValidationError({"resolution": "Choose adopt or repair."})
     org = finding.org
     _require_active_org(org)
-    client = webex_client_for(org.service_app)
     kind = finding.kind
     action = Action.DATASOURCE_REPAIRED if resolution == "repair" else Action.DATASOURCE_ADOPTED
     if kind == DriftFinding.Kind.UNKNOWN_HERE and resolution == "repair" and len(reason) < 5:
         raise ValidationError({"reason": "Deleting at Webex needs a reason (5+ characters)."})
     try:
-        if kind == DriftFinding.Kind.UNKNOWN_HERE and resolution == "adopt":
-            remote = _with_refresh(
-                org,
-                lambda a: client.get_datasource(access_token=a, datasource_id=finding.webex_id),
-                actor,
-            )
-            ds = DataSource(
-                org=org,
-                webex_id=remote.id,
-                schema_id=remote.schema_id,
-                url=remote.url,
-                audience=remote.audience,
-                subject=remote.subject,
-                token_lifetime_minutes=remote.token_lifetime_minutes or 60,
-                nonce=remote.nonce,
-                status=remote.status or Status.ACTIVE,
-                error_message=remote.error_message or "",
-                token_expires_at=remote.token_expiry_time,
-                next_rotation_at=timezone.now(),
-            )
-            with transaction.atomic():
-                ds.save()
-            datasource_rotate(ds_id=ds.pk, force=True, actor=actor)  # a nonce of our own
-        elif kind == DriftFinding.Kind.UNKNOWN_HERE:
-            _with_refresh(
-                org,
-                lambda a: client.delete_datasource(access_token=a, datasource_id=finding.webex_id),
-                actor,
-            )
-        elif kind == DriftFinding.Kind.GONE_AT_WEBEX and resolution == "adopt":
-            DataSource.objects.filter(pk=finding.datasource_id).update(
-                deleted_at=timezone.now(), next_rotation_at=None, pending_nonce=""
-            )
-        elif kind == DriftFinding.Kind.GONE_AT_WEBEX:
-            ds = finding.datasource
-            nonce = new_nonce()
-            remote = _with_refresh(
-                org,
-                lambda a: client.register_datasource(
-                    access_token=a, request=_request(ds, nonce=nonce)
-                ),
-                actor,
-            )
-            with transaction.atomic():
-                NonceRecord.objects.create(
-                    datasource=ds, nonce=nonce, purpose="register", outcome=NonceRecord.Outcome.OK
-                )
-                ds.webex_id, ds.missing_at_webex_since = remote.id, None
-                _apply_remote(ds, remote, timezone.now())
-                ds.status = Status.ACTIVE
-                ds.error_message = ""
-                ds.save()
-        elif resolution == "adopt":  # differs: take Webex's values
-            remote = _with_refresh(
-                org,
-                lambda a: client.get_datasource(access_token=a, datasource_id=finding.webex_id),
-                actor,
-            )
-            DataSource.objects.filter(pk=finding.datasource_id).update(
-                **{
-                    ours: getattr(remote, theirs) or ""
-                    if ours == "error_message"
-                    else getattr(remote, theirs)
-                    for ours, theirs in COMPARED.items()
-                }
-            )
-        else:  # differs: push the portal's full payload
-            ds = finding.datasource
-            remote = _push(
-                ds, purpose="update", status=ds.status, message=ds.error_message, actor=actor
-            )
-            with transaction.atomic():
-                ds = DataSource.objects.select_for_update().get(pk=ds.pk)
-                _apply_remote(ds, remote, timezone.now())
-                ds.save()
+        ds = _RESOLVERS[(kind, resolution)](
+            finding, reason or f"operator chose to {resolution}", actor
+        )
     except WebexError as exc:
         audit_record_failure(
             action=action,
             summary=f"Resolving drift {finding.webex_id} ({resolution}) refused by Webex",
             actor=actor,
             target_type="datasource",
-            target_id=finding.webex_id,
+            target_id=finding.datasource.public_id if finding.datasource else finding.webex_id,
             org_id=org.public_id,
             error=str(exc),
             tracking_id=exc.tracking_id or "",
@@ -1063,17 +1240,204 @@ def drift_resolve(*, finding, resolution: str, reason: str = "", actor: Actor | 
         raise DataSourceError(explain(exc), exc) from exc
     with transaction.atomic():
         finding.resolved_at = timezone.now()
+        if ds is not None and finding.datasource_id is None:
+            finding.datasource = ds
         done = {"adopt": "adopted", "repair": "repaired"}[resolution]
         finding.resolution = done + (f": {reason}" if reason else "")
-        finding.save(update_fields=["resolved_at", "resolution"])
+        finding.save(update_fields=["resolved_at", "resolution", "datasource"])
         audit_record(
             action=action,
             summary=f"{org.name}: {finding.get_kind_display().lower()} {finding.webex_id} {done}",
             actor=actor,
             target_type="datasource",
-            target_id=finding.webex_id,
+            target_id=ds.public_id if ds is not None else finding.webex_id,
+            target_label=(ds.url if ds is not None else "")[:200],
             org_id=org.public_id,
             reason=reason or f"operator chose to {resolution}",
-            changes=finding.details,
+            changes={"webex_id": finding.webex_id, **finding.details},
         )
     return finding
+
+
+# ------------------------------------------------------------------------- offboarding
+@dataclass(frozen=True)
+class OffboardFailure:
+    """One data source offboarding could not finish, with what Webex said."""
+
+    datasource: str  # public id
+    url: str
+    webex_id: str
+    status: int | None
+    message: str
+    tracking_id: str
+
+    def as_dict(self) -> dict:
+        return {
+            "datasource": self.datasource,
+            "url": self.url,
+            "webex_id": self.webex_id,
+            "status": self.status,
+            "message": self.message,
+            "tracking_id": self.tracking_id,
+        }
+
+
+@dataclass
+class OffboardReport:
+    total: int = 0
+    done: int = 0
+    failures: list[OffboardFailure] = field(default_factory=list)
+    detail: str = ""
+
+
+def datasource_offboard(
+    *,
+    ds: DataSource,
+    mode: str,
+    reason: str,
+    actor: Actor | None = None,
+    tokens: AccessTokens | None = None,
+    remote_status: str = "",
+) -> DataSource:
+    """Offboarding, one data source: disable it at Webex with the reason as the message the
+    customer's admin sees, or delete it. Already disabled (here and at Webex) or already
+    deleted counts as done. Same paths, lease, nonce records and audit events as the buttons."""
+    if mode == "delete":
+        if ds.deleted_at is None:
+            _delete(
+                ds,
+                reason=reason,
+                summary=f"Offboarding {ds.org.name}: deleted {ds.url} at Webex",
+                actor=actor,
+                tokens=tokens,
+            )
+        return DataSource.objects.get(pk=ds.pk)
+    if ds.status == Status.DISABLED and remote_status == Status.DISABLED:
+        return ds
+    return _change(
+        ds,
+        action=Action.DATASOURCE_DISABLED,
+        summary=f"Offboarding {ds.org.name}: disabled {ds.url}",
+        purpose="offboard",
+        status=Status.DISABLED,
+        message=reason[:256],
+        reason=reason,
+        actor=actor,
+        tokens=tokens,
+    )
+
+
+def _close_unreachable(
+    ds: DataSource, *, mode: str, reason: str, why: str, actor, gone: bool = False
+) -> None:
+    """Webex no longer lets the portal act for this org (or the data source is gone there):
+    close the row here, saying why, so no row of an offboarded org stays active."""
+    if mode == "delete" or gone:
+        _mark_deleted(
+            ds,
+            reason=reason,
+            summary=f"Offboarding {ds.org.name}: {ds.url} closed here ({why})",
+            actor=actor,
+        )
+        return
+    with transaction.atomic():
+        ds = DataSource.objects.select_for_update().select_related("org").get(pk=ds.pk)
+        if ds.status == Status.DISABLED and ds.next_rotation_at is None:
+            return
+        before = _snapshot(ds)
+        ds.status, ds.error_message = Status.DISABLED, (ds.error_message or reason)[:256]
+        ds.next_rotation_at = None
+        ds.pending_nonce = ""
+        ds.claimed_until = ds.inflight_until = None
+        ds.version += 1
+        ds.full_clean()
+        ds.save()
+        _audit(
+            ds,
+            Action.DATASOURCE_DISABLED,
+            f"Offboarding {ds.org.name}: {ds.url} disabled here only ({why})",
+            actor,
+            reason=reason,
+            changes=diff(before, _snapshot(ds)),
+        )
+
+
+def datasources_offboard_org(
+    *,
+    org: CustomerOrg,
+    actor: Actor | None = None,
+    progress: Callable[[OffboardReport], None] | None = None,
+) -> OffboardReport:
+    """Offboarding's data source step: every data source of the org, known here or found only
+    at Webex, is disabled (the offboarding reason as its message) or deleted, each through
+    `datasource_offboard`. Idempotent: a re-run resumes with what is left. When Webex no longer
+    lets the portal act for the org (it removed the app), rows are closed here with that said.
+    `progress` is called after each data source with the report so far."""
+    mode, reason = org.offboard_mode, org.offboard_reason
+    if org.status != CustomerOrg.Status.OFFBOARDING:
+        raise DataSourceError(f"{org.name} is not being offboarded.")
+    tokens = AccessTokens()
+    client = webex_client_for(org.service_app)
+    alive = DataSource.objects.select_related("org__service_app").filter(
+        org=org, deleted_at__isnull=True
+    )
+    try:
+        remote = {
+            d.id: d
+            for d in _with_refresh(
+                org, lambda a: client.list_datasources(access_token=a), actor, tokens
+            )
+        }
+    except (WebexForbidden, WebexUnauthorized) as exc:
+        why = f"Webex no longer accepts the org's token: {explain(exc)}"
+        return datasources_close_org(org=org, why=why, actor=actor)
+    except WebexError as exc:
+        raise DataSourceError(explain(exc), exc) from exc
+    rows = {ds.webex_id: ds for ds in alive}
+    for webex_id, found in remote.items():
+        if webex_id not in rows:
+            rows[webex_id] = _record_remote(org, found, why="found while offboarding", actor=actor)
+    report = OffboardReport(total=len(rows))
+    for webex_id, ds in rows.items():
+        found = remote.get(webex_id)
+        try:
+            if found is None:
+                _close_unreachable(
+                    ds, mode=mode, reason=reason, why="gone at Webex", actor=actor, gone=True
+                )
+            else:
+                datasource_offboard(
+                    ds=ds,
+                    mode=mode,
+                    reason=reason,
+                    actor=actor,
+                    tokens=tokens,
+                    remote_status=found.status,
+                )
+            report.done += 1
+        except DataSourceError as exc:
+            error = exc.error
+            report.failures.append(
+                OffboardFailure(
+                    datasource=str(ds.public_id),
+                    url=ds.url,
+                    webex_id=ds.webex_id,
+                    status=getattr(error, "status", None),
+                    message=exc.reason,
+                    tracking_id=(error.tracking_id or "") if error else "",
+                )
+            )
+        if progress is not None:
+            progress(report)
+    return report
+
+
+def datasources_close_org(*, org: CustomerOrg, why: str, actor: Actor | None = None):
+    """Offboarding an org the portal can no longer act for at Webex: close every row here,
+    each with its audit event saying why."""
+    rows = list(DataSource.objects.select_related("org").filter(org=org, deleted_at__isnull=True))
+    for ds in rows:
+        _close_unreachable(
+            ds, mode=org.offboard_mode, reason=org.offboard_reason, why=why, actor=actor
+        )
+    return OffboardReport(total=len(rows), done=len(rows), detail=why)

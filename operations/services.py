@@ -29,6 +29,7 @@ from audit.services import audit_record
 from audit.vocabulary import Action
 from datasources import services as ds_services
 from datasources.models import DataSource
+from operations.offboarding import org_offboard_run
 from tenants import services as tenant_services
 from tenants.models import CustomerOrg
 from webex.errors import WebexError
@@ -388,7 +389,7 @@ def _apply(op: BulkOperation, target, actor: Actor) -> tuple[str, str]:
                     reason=op.params["reason"],
                     actor=actor,
                 )
-            outcome = tenant_services.org_offboard_run(org=org, actor=actor)
+            outcome = org_offboard_run(org=org, actor=actor)
             if outcome in ("offboarded", "already offboarded"):
                 return ItemState.SUCCEEDED, ""
             return ItemState.FAILED, outcome[:500]

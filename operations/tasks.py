@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import OperationalError
 
 from audit.context import Actor, bound
+from tenants.selectors import orgs_offboarding_due
+from tenants.tasks import offboard_org
 
 from . import selectors, services
 
@@ -43,3 +45,13 @@ def resume_stalled() -> int:
     if ids:
         logger.info("re-queued %d stalled bulk operations", len(ids))
     return len(ids)
+
+
+@shared_task(name="operations.offboarding_sweep")
+def offboarding_sweep() -> int:
+    """Beat, every minute: queue the offboardings whose next attempt is due (after a failure's
+    back-off, or stalled because their worker died)."""
+    due = orgs_offboarding_due()
+    for org_id in due:
+        offboard_org.delay(org_id)
+    return len(due)

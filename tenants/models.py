@@ -4,6 +4,7 @@ Secrets (client secret, integration and org tokens, webhook secret) live only in
 `EncryptedTextField`s; every model's `__str__` and the admin show names and expiry times only.
 """
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -95,7 +96,9 @@ class CustomerOrg(models.Model):
     authorized_schema_ids = models.JSONField(default=list, blank=True)
     offboard_mode = models.CharField(max_length=10, choices=OffboardMode.choices, blank=True)
     offboard_reason = models.TextField(blank=True)
-    offboard_progress = models.JSONField(default=dict, blank=True)  # total, done, failed, step
+    # total, done, failed, step; failures (what is left, with Webex's reasons), attempts,
+    # last_attempt_at and next_attempt_at (ISO 8601, when the offboarding sweep runs it again)
+    offboard_progress = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
@@ -116,6 +119,12 @@ class CustomerOrg(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def offboard_next_attempt_at(self) -> dt.datetime | None:
+        """When the offboarding sweep runs this offboarding again (None: not scheduled)."""
+        value = (self.offboard_progress or {}).get("next_attempt_at")
+        return dt.datetime.fromisoformat(value) if value else None
 
     @property
     def webex_org_b64(self) -> str:

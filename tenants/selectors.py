@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from .models import CustomerOrg, ServiceApp
+from .policy import OFFBOARD_ATTEMPT_MINUTES
 
 
 def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
@@ -114,3 +117,43 @@ def serviceapp_onboarding_choices(
         else:
             usable.append(app)
     return usable, unusable
+
+
+def offboardings_stalled(now: dt.datetime) -> list[tuple[CustomerOrg, str]]:
+    """Offboardings that need a person: an attempt left data sources undone, or nothing has
+    reported back for longer than an attempt may take (no worker picked it up, or it died).
+    Each with what is left, in words."""
+    silent_since = now - dt.timedelta(minutes=OFFBOARD_ATTEMPT_MINUTES)
+    stalled = []
+    for org in CustomerOrg.objects.filter(status=CustomerOrg.Status.OFFBOARDING):
+        p = org.offboard_progress or {}
+        last = p.get("last_attempt_at")
+        started = dt.datetime.fromisoformat(last) if last else org.status_changed_at
+        if p.get("failed"):
+            first = (p.get("failures") or [{}])[0]
+            why = first.get("message") or p.get("error") or "Webex refused"
+            stalled.append(
+                (
+                    org,
+                    f"{p['failed']} data source(s) left after attempt "
+                    f"{p.get('attempts', 1)}; {why}",
+                )
+            )
+        elif p.get("error"):
+            stalled.append((org, f"attempt {p.get('attempts', 1)} failed: {p['error']}"))
+        elif started is not None and started < silent_since:
+            stalled.append((org, f"no progress since {started:%Y-%m-%d %H:%M} UTC"))
+    return stalled
+
+
+def orgs_offboarding_due(now: dt.datetime | None = None) -> list[int]:
+    """Offboardings whose next attempt is due: after a failure's back-off, or stalled."""
+    now = now or timezone.now()
+    due = []
+    for pk, progress in CustomerOrg.objects.filter(
+        status=CustomerOrg.Status.OFFBOARDING
+    ).values_list("pk", "offboard_progress"):
+        next_at = (progress or {}).get("next_attempt_at")
+        if next_at is None or dt.datetime.fromisoformat(next_at) <= now:
+            due.append(pk)
+    return due

@@ -8,7 +8,6 @@ refresh single-flight, so fifty concurrent triggers make one call (see `org_toke
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -36,6 +35,7 @@ from webex.errors import (
 from webex.types import TokenPair
 
 from .models import CustomerOrg, OrgToken, ServiceApp
+from .policy import OFFBOARD_ATTEMPT_MINUTES, offboard_retry_minutes
 
 logger = logging.getLogger(__name__)
 Status = CustomerOrg.Status
@@ -767,7 +767,9 @@ def org_tokens_refresh(
             .get(org_id=org_id)
         )
         org = token.org
-        if org.status not in (Status.ACTIVE, Status.AUTHORIZED) or not token.has_tokens:
+        # An org being offboarded still needs a live token to disable or delete its data sources.
+        usable = (Status.ACTIVE, Status.AUTHORIZED, Status.OFFBOARDING)
+        if org.status not in usable or not token.has_tokens:
             return RefreshResult("skipped", token.version, f"org is {org.status}")
         if force and _refreshed_since(token, seen_version, now):
             return RefreshResult(
@@ -971,7 +973,14 @@ def org_offboard_start(
         before = org_transition(org, Status.OFFBOARDING)
         org.offboard_mode = mode
         org.offboard_reason = reason.strip()
-        org.offboard_progress = {"total": None, "done": 0, "failed": 0, "step": "data sources"}
+        org.offboard_progress = {
+            "total": None,
+            "done": 0,
+            "failed": 0,
+            "step": "data sources",
+            "failures": [],
+            "attempts": 0,
+        }
         org.save()
         OrgToken.objects.filter(org=org).update(next_refresh_at=None, claimed_until=None)
         audit_record(
@@ -988,49 +997,89 @@ def org_offboard_start(
     return org
 
 
-def _save_progress(org: CustomerOrg, **progress) -> None:
+def org_offboard_progress_save(org: CustomerOrg, **progress) -> None:
+    """Record how far an offboarding got (total, done, failed, step, failures, attempts, ...)."""
     org.offboard_progress = {**org.offboard_progress, **progress}
     CustomerOrg.objects.filter(pk=org.pk).update(offboard_progress=org.offboard_progress)
 
 
-def org_offboard_run(*, org: CustomerOrg, actor: Actor | None = None) -> str:
-    """Do (or resume) an offboarding. Steps, each idempotent and audited:
-    1. every data source of the org at Webex is disabled (with the reason as errorMessage) or
-       deleted; already-disabled and already-gone ones count as done;
-    2. the org's tokens are destroyed;
-    3. the org is marked `offboarded`.
-    A crash anywhere leaves the org `offboarding`; running again finishes the job."""
-    org = CustomerOrg.objects.select_related("service_app").get(pk=org.pk)
-    if org.status == Status.OFFBOARDED:
-        return "already offboarded"
-    if org.status != Status.OFFBOARDING:
-        raise IllegalTransition(f"{org.name} is {org.status}, not offboarding")
-    token = OrgToken.objects.filter(org=org).first()
-    if token is not None and token.has_tokens:
-        failed = _offboard_datasources(org, token, actor)
-        if failed:
-            return f"{failed} data source(s) failed; run again to retry"
-        with transaction.atomic():
-            token = OrgToken.objects.select_for_update().get(pk=token.pk)
-            token.access_token = ""
-            token.refresh_token = ""
-            token.next_refresh_at = None
-            token.destroyed_at = timezone.now()
-            token.version += 1
-            token.save()
-            audit_record(
-                action=Action.ORG_TOKENS_DESTROYED,
-                summary=f"Destroyed the tokens of {org.name}",
-                actor=actor,
-                **_org_target(org),
-                reason=org.offboard_reason,
-            )
+def org_offboard_attempt_started(*, org: CustomerOrg, now: dt.datetime | None = None) -> None:
+    """An attempt begins: if it never reports back (its worker died), the offboarding sweep
+    takes it up again after OFFBOARD_ATTEMPT_MINUTES."""
+    now = now or timezone.now()
+    attempts = int(org.offboard_progress.get("attempts") or 0) + 1
+    org_offboard_progress_save(
+        org,
+        attempts=attempts,
+        last_attempt_at=now.isoformat(),
+        next_attempt_at=(now + dt.timedelta(minutes=OFFBOARD_ATTEMPT_MINUTES)).isoformat(),
+    )
+
+
+def org_offboard_attempt_failed(
+    *,
+    org: CustomerOrg,
+    failures: list[dict],
+    detail: str,
+    actor: Actor | None = None,
+    now: dt.datetime | None = None,
+) -> dt.datetime:
+    """What is left after an attempt, with Webex's reasons, and when the next one runs (backing
+    off 1, 2, 4 ... 60 minutes). Returns that time."""
+    now = now or timezone.now()
+    attempts = int(org.offboard_progress.get("attempts") or 1)
+    retry_at = now + dt.timedelta(minutes=offboard_retry_minutes(attempts))
+    with transaction.atomic():
+        org_offboard_progress_save(
+            org,
+            failed=len(failures),
+            failures=failures[:100],
+            error=detail[:500],
+            next_attempt_at=retry_at.isoformat(),
+        )
+        audit_record_failure(
+            action=Action.ORG_OFFBOARDED,
+            summary=f"Offboarding {org.name}: attempt {attempts} left "
+            f"{len(failures) or 'the listing'} undone; next attempt {retry_at:%H:%M} UTC",
+            actor=actor,
+            **_org_target(org),
+            error=detail[:500],
+            tracking_id=next((f["tracking_id"] for f in failures if f.get("tracking_id")), ""),
+            reason=org.offboard_reason,
+        )
+    return retry_at
+
+
+@transaction.atomic
+def org_tokens_destroy(*, org: CustomerOrg, actor: Actor | None = None) -> None:
+    """Offboarding: the org's tokens are wiped (expiry times stay for the record)."""
+    token = OrgToken.objects.select_for_update().filter(org=org).first()
+    if token is None or not token.has_tokens:
+        return
+    token.access_token = ""
+    token.refresh_token = ""
+    token.next_refresh_at = None
+    token.destroyed_at = timezone.now()
+    token.version += 1
+    token.save()
+    audit_record(
+        action=Action.ORG_TOKENS_DESTROYED,
+        summary=f"Destroyed the tokens of {org.name}",
+        actor=actor,
+        **_org_target(org),
+        reason=org.offboard_reason,
+    )
+
+
+def org_offboard_finish(*, org: CustomerOrg, actor: Actor | None = None) -> str:
+    """The last step of an offboarding: the org is `offboarded`."""
     with transaction.atomic():
         org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
         if org.status == Status.OFFBOARDED:
             return "already offboarded"
         before = org_transition(org, Status.OFFBOARDED)
-        org.offboard_progress = {**org.offboard_progress, "step": "done"}
+        progress = {k: v for k, v in org.offboard_progress.items() if k != "next_attempt_at"}
+        org.offboard_progress = {**progress, "step": "done", "failed": 0, "failures": []}
         org.save()
         audit_record(
             action=Action.ORG_OFFBOARDED,
@@ -1041,73 +1090,3 @@ def org_offboard_run(*, org: CustomerOrg, actor: Actor | None = None) -> str:
             changes={"status": {"before": before, "after": org.status}},
         )
     return "offboarded"
-
-
-def _offboard_datasources(org: CustomerOrg, token: OrgToken, actor: Actor | None) -> int:
-    """Disable or delete every data source of the org at Webex; returns how many failed."""
-    from webex.types import DataSourceRequest
-
-    client = webex_client_for(org.service_app)
-    access = token.access_token
-    try:
-        found = client.list_datasources(access_token=access)
-    except WebexUnauthorized:
-        org_tokens_refresh(org_id=org.pk, seen_version=token.version, actor=actor)
-        access = OrgToken.objects.get(pk=token.pk).access_token
-        found = client.list_datasources(access_token=access)
-    todo = [d for d in found if org.offboard_mode == "delete" or d.status != "disabled"]
-    _save_progress(org, total=len(found), done=len(found) - len(todo), failed=0)
-    failed = 0
-    for ds in todo:
-        verb = "deleted" if org.offboard_mode == "delete" else "disabled"
-        try:
-            if org.offboard_mode == "delete":
-                with contextlib.suppress(WebexNotFound):  # already gone: goal reached
-                    client.delete_datasource(access_token=access, datasource_id=ds.id)
-            else:
-                client.update_datasource(
-                    access_token=access,
-                    datasource_id=ds.id,
-                    request=DataSourceRequest(
-                        schema_id=ds.schema_id,
-                        url=ds.url,
-                        audience=ds.audience,
-                        subject=ds.subject,
-                        nonce=secrets.token_hex(16),
-                        token_lifetime_minutes=ds.token_lifetime_minutes,
-                        status="disabled",
-                        error_message=org.offboard_reason[:256],
-                    ),
-                )
-        except WebexError as exc:
-            failed += 1
-            _save_progress(org, failed=failed)
-            audit_record_failure(
-                action=Action.DATASOURCE_DELETED
-                if verb == "deleted"
-                else Action.DATASOURCE_DISABLED,
-                summary=f"Offboarding {org.name}: data source {ds.id} could not be {verb}",
-                actor=actor,
-                target_type="datasource",
-                target_id=ds.id,
-                org_id=org.public_id,
-                error=str(exc),
-                tracking_id=exc.tracking_id or "",
-                reason=org.offboard_reason,
-            )
-            continue
-        with transaction.atomic():
-            audit_record(
-                action=Action.DATASOURCE_DELETED
-                if verb == "deleted"
-                else Action.DATASOURCE_DISABLED,
-                summary=f"Offboarding {org.name}: data source {ds.url} {verb} at Webex",
-                actor=actor,
-                target_type="datasource",
-                target_id=ds.id,
-                target_label=ds.url,
-                org_id=org.public_id,
-                reason=org.offboard_reason,
-            )
-        _save_progress(org, done=org.offboard_progress["done"] + 1)
-    return failed

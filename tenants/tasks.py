@@ -68,9 +68,13 @@ def reconcile_authorizations() -> None:
 @shared_task(name="tenants.offboard_org", acks_late=True)
 def offboard_org(org_id: int) -> str:
     """Runs (or resumes) an offboarding; every step is idempotent, so a re-run is safe."""
+    # Interim: the workflow lives on the top floor (operations/offboarding.py); this task and
+    # the offboarding pages that queue it move up there with the layering work.
+    from operations.offboarding import org_offboard_run
+
     org = CustomerOrg.objects.get(pk=org_id)
     with bound(actor=Actor.system("offboard_org")):
-        return services.org_offboard_run(org=org)
+        return org_offboard_run(org=org)
 
 
 @shared_task(name="tenants.refresh_integration_tokens")

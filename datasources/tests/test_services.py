@@ -145,6 +145,36 @@ def test_scheduled_maintenance_disables_then_enables(register, emulator):
     assert set(err.value.message_dict) == {"enable_at", "message"}
 
 
+def test_a_maintenance_window_waits_for_a_rotation_in_flight(register, emulator, monkeypatch):
+    """The window's disable is not a second PUT beside the rotation's: it is postponed, then
+    made by the next run."""
+    from webex.client import WebexClient
+
+    ds = register()
+    start = timezone.now() + dt.timedelta(minutes=1)
+    services.datasource_schedule_maintenance(
+        ds=ds,
+        disable_at=start,
+        enable_at=start + dt.timedelta(hours=1),
+        message="Upgrade",
+        actor=SYSTEM,
+    )
+    real, applied = WebexClient.update_datasource, []
+
+    def maintenance_meanwhile(self, **kwargs):
+        if not applied:  # only the rotation's own call: mark first, the window may PUT too
+            applied.append(None)
+            applied[0] = services.datasource_apply_maintenance(now=start, actor=SYSTEM)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(WebexClient, "update_datasource", maintenance_meanwhile)
+    emulator.clear_requests_log()
+    assert services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == "rotated"
+    assert applied == [0] and len(emulator.requests_log(method="PUT")) == 1
+    assert services.datasource_apply_maintenance(now=start, actor=SYSTEM) == 1
+    assert remote(emulator, ds)["status"] == "disabled"
+
+
 # ------------------------------------------------------------------------- rotation
 def test_rotation_replaces_the_nonce_and_extends_the_token(register, emulator):
     ds = register()
