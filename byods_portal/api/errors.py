@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from datasources.services import DataSourceError
+from datasources.services import DataSourceBusy, DataSourceError
 from tenants.services import IllegalTransition, WebexRefused
 from webex.errors import WebexError, WebexRateLimited
 
@@ -88,6 +88,10 @@ def api_exception_handler(exc, context) -> Response | None:
         if hasattr(exc, "error_dict"):
             return _validation({k: list(v) for k, v in exc.message_dict.items()})
         return _validation({"non_field_errors": list(exc.messages)})
+    if isinstance(exc, DataSourceBusy):  # single flight: another call is at Webex right now
+        response = Response(body("busy", exc.reason), status=status.HTTP_409_CONFLICT)
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, DataSourceError):
         if exc.error is None:
             return Response(body("conflict", exc.reason), status=status.HTTP_409_CONFLICT)

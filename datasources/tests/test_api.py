@@ -221,3 +221,38 @@ def test_refused_writes_change_nothing(api_client_for, ds, emulator):
     assert onboarding.delete(detail(ds) + "?reason=because").status_code == 403
     assert AuditEvent.objects.count() == before + 1  # only the onboarding key's creation
     assert remote(emulator, ds)["audience"] == ds.audience
+
+
+@pytest.mark.django_db
+def test_a_change_while_a_rotation_is_in_flight_is_refused_with_409_busy(
+    api_client_for, ds, emulator, monkeypatch
+):
+    """Every verb that changes the data source meets the same single-flight answer while a
+    rotation holds it at Webex; nothing of theirs reaches Webex."""
+    from datasources import services
+    from webex.client import WebexClient
+
+    client = api_client_for("operator")
+    real, answers = WebexClient.update_datasource, {}
+
+    def others_meanwhile(self, **kwargs):
+        if not answers:
+            answers["patch"] = client.patch(detail(ds), {"audience": "x-2"}, format="json")
+            answers["disable"] = client.post(detail(ds) + "disable/", {"message": "m"})
+            answers["delete"] = client.delete(detail(ds) + "?reason=Customer+asked")
+            answers["rotate"] = client.post(detail(ds) + "rotate/")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(WebexClient, "update_datasource", others_meanwhile)
+    emulator.clear_requests_log()
+    result = services.datasource_rotate(ds_id=ds.pk, force=True, actor=services.Actor.system("t"))
+    assert result.outcome == "rotated"
+    for verb in ("patch", "disable", "delete"):
+        response = answers[verb]
+        assert response.status_code == 409, (verb, response.json())
+        assert response.json()["error"]["code"] == "busy" and response["Retry-After"] == "5"
+        assert "in flight at Webex" in response.json()["error"]["message"]
+    assert answers["rotate"].json()["outcome"] == "in_progress"
+    assert [r["method"] for r in emulator.requests_log(path=f"/v1/dataSources/{ds.webex_id}")] == [
+        "PUT"
+    ]
