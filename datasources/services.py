@@ -33,6 +33,7 @@ from webex.errors import (
     WebexForbidden,
     WebexNotFound,
     WebexRateLimited,
+    WebexTransportError,
     WebexUnauthorized,
 )
 from webex.types import DataSource as RemoteDataSource
@@ -286,6 +287,15 @@ def _lease_until(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
 
 
+def _settled_after(exc: BaseException, now: dt.datetime) -> dt.datetime | None:
+    """The in-flight lease once a call has ended. An answer ends it at once; no answer (a
+    timeout, a reset) may mean the request is still being processed at Webex, so the lease
+    holds for one more read timeout before another call for the data source may go out."""
+    if isinstance(exc, WebexTransportError):
+        return now + dt.timedelta(seconds=settings.WEBEX_READ_TIMEOUT)
+    return None
+
+
 def _in_flight(ds: DataSource, now: dt.datetime) -> bool:
     return ds.inflight_until is not None and ds.inflight_until > now
 
@@ -342,7 +352,9 @@ def _push(
         )
     except WebexError as exc:
         with transaction.atomic():
-            DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
+            DataSource.objects.filter(pk=ds.pk).update(
+                inflight_until=_settled_after(exc, timezone.now())
+            )
             NonceRecord.objects.filter(nonce=nonce).update(
                 outcome=NonceRecord.Outcome.FAILED,
                 error=str(exc)[:500],
@@ -552,7 +564,9 @@ def _delete(
     except WebexNotFound:
         pass  # already gone at Webex: the goal is reached
     except BaseException as exc:
-        DataSource.objects.filter(pk=ds.pk).update(inflight_until=None)
+        DataSource.objects.filter(pk=ds.pk).update(
+            inflight_until=_settled_after(exc, timezone.now())
+        )
         if not isinstance(exc, WebexError):
             raise
         with transaction.atomic():
@@ -785,7 +799,8 @@ def datasource_rotate(
         if force and not ds.pending_nonce and _rotated_since(ds, seen_version, now):
             return RotationResult(
                 "already_rotated",
-                f"rotated by a concurrent request at {ds.last_rotated_at:%H:%M:%S} UTC",
+                f"a new JWS was issued moments ago, at {ds.last_rotated_at:%H:%M:%S} UTC "
+                "(by another request, or the registration)",
             )
         if not force and ds.next_rotation_at and ds.next_rotation_at > now and not ds.pending_nonce:
             return RotationResult("skipped", "not due")
@@ -864,7 +879,7 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
         ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
         ds.claimed_until = None
-        ds.inflight_until = None  # the attempt ended with an answer: a retry may re-send
+        ds.inflight_until = _settled_after(exc, now)  # a retry re-sends once it has settled
         outcome = "failed"
         if isinstance(exc, WebexNotFound):
             ds.missing_at_webex_since = now
@@ -880,6 +895,8 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
                 latest = ds.token_expires_at - dt.timedelta(seconds=30)
                 retry = max(min(retry, latest), now + dt.timedelta(seconds=5))
             ds.next_rotation_at = retry
+        if ds.inflight_until and ds.next_rotation_at and ds.next_rotation_at < ds.inflight_until:
+            ds.next_rotation_at = ds.inflight_until  # not before the unanswered call settled
         ds.save()
         NonceRecord.objects.filter(nonce=nonce).update(
             error=str(exc)[:500], tracking_id=exc.tracking_id or ""

@@ -233,6 +233,31 @@ def test_a_lost_response_is_retried_with_the_same_nonce(register, emulator, sett
     assert len(set(remote_nonces(emulator, ds))) == 2
 
 
+def test_an_unanswered_call_holds_the_data_source_until_it_settled(register, emulator, settings):
+    """No answer is not an ending: Webex may still be applying that PUT, so for one more read
+    timeout nothing else (an edit, a retry) is sent for the data source."""
+    ds = register()
+    settings.WEBEX_READ_TIMEOUT = 0.5
+    emulator.set_faults(
+        [{"method": "PUT", "pathRegex": "/v1/dataSources/", "kind": "reset", "times": None}]
+    )
+    result = services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM)
+    assert result.outcome == "failed"
+    emulator.clear_faults()
+    emulator.clear_requests_log()
+    fresh = DataSource.objects.get(pk=ds.pk)
+    assert fresh.inflight_until is not None and fresh.next_rotation_at >= fresh.inflight_until
+    with pytest.raises(services.DataSourceBusy):
+        services.datasource_disable(ds=fresh, message="Maintenance", actor=SYSTEM)
+    again = services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM)
+    assert again.outcome == "in_progress" and puts(emulator, ds) == []
+    with time_machine.travel(fresh.inflight_until + dt.timedelta(seconds=1)):
+        assert services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == (
+            "rotated"
+        )
+    assert [r["nonce"] for r in puts(emulator, ds)] == [fresh.pending_nonce]
+
+
 def test_401_refreshes_the_org_token_once_and_retries(register, emulator):
     ds = register()
     token = OrgToken.objects.get(org=ds.org)
