@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
+    "core",
     "accounts",
     "audit",
     "tenants",
@@ -314,6 +315,9 @@ ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # the same work finished less than this many seconds ago is answered "done just now" instead
 # of calling Webex again. A call still in flight is always coalesced, whatever this says.
 SINGLE_FLIGHT_SECONDS = env.int("SINGLE_FLIGHT_SECONDS", default=10)
+# A data source (or org token) with less than this many seconds left is "at risk" even when
+# more than a fifth of its lifetime is left (0: the share alone decides). See core/policy.py.
+AT_RISK_FLOOR_SECONDS = env.int("AT_RISK_FLOOR_SECONDS", default=0)
 # Bulk operations: items one task invocation settles before it queues the next chunk (each
 # item is one Webex call or a few, so a chunk stays well inside the task time limit).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)

@@ -9,6 +9,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from core import policy as rules
 from tenants.models import CustomerOrg
 
 
@@ -102,7 +103,9 @@ class DataSource(models.Model):
             return "paused"
         if self.token_expires_at and self.token_expires_at <= now:
             return "expired"
-        if self.token_expires_at and self.remaining_fraction(now) < 0.2:
+        if rules.is_at_risk(
+            expires_at=self.token_expires_at, lifetime_minutes=self.token_lifetime_minutes, now=now
+        ):
             return "at_risk"
         if self.consecutive_failures:
             return "failing"

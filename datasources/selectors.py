@@ -12,9 +12,11 @@ from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.http import Http404
 from django.utils import timezone
 
+from core import policy as rules
 from tenants.models import CustomerOrg
 
 from .models import DataSource, NonceRecord
@@ -42,7 +44,6 @@ SORTS = frozenset(
         "consecutive_failures",
     }
 )
-AT_RISK_SHARE = 0.2  # as in DataSource.health(): less than this share of the lifetime left
 
 
 def _alive() -> QuerySet[DataSource]:
@@ -76,12 +77,13 @@ def datasource_history(ds: DataSource, limit: int = 50) -> QuerySet[NonceRecord]
 def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     """One Q per health value, mutually exclusive, with the precedence of `DataSource.health()`."""
     now = now or timezone.now()
-    # at_risk: (expires - now) / lifetime < 0.2  <=>  expires < now + lifetime * 0.2.
+    # at_risk (core.policy.is_at_risk): expires - now < max(lifetime * share, floor).
+    p = rules.policy()
     if connection.vendor == "postgresql":  # interval arithmetic in SQL: no extra query
-        bound = ExpressionWrapper(
-            Value(now) + F("token_lifetime_minutes") * Value(dt.timedelta(minutes=AT_RISK_SHARE)),
-            output_field=DateTimeField(),
-        )
+        window = F("token_lifetime_minutes") * Value(dt.timedelta(minutes=p.at_risk_share))
+        if p.at_risk_floor:
+            window = Greatest(window, Value(p.at_risk_floor))
+        bound = ExpressionWrapper(Value(now) + window, output_field=DateTimeField())
         at_risk_bound = Q(token_expires_at__lt=bound)
     else:
         # SQLite cannot multiply a number by a duration, so the bound is spelled out per
@@ -94,7 +96,7 @@ def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
         )
         at_risk_bound = Q(pk__in=[])
         for minutes in lifetimes:
-            limit = now + dt.timedelta(minutes=minutes * AT_RISK_SHARE)
+            limit = now + rules.at_risk_window(minutes, p)
             at_risk_bound |= Q(token_lifetime_minutes=minutes, token_expires_at__lt=limit)
     active = Q(status=DataSource.Status.ACTIVE)
     present = active & Q(missing_at_webex_since__isnull=True)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -25,6 +23,7 @@ from audit.context import Actor
 from audit.redaction import changes as diff
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
+from core import policy as rules
 from stats.counters import record_rotation_outcome
 from tenants.models import CustomerOrg, OrgToken
 from tenants.services import explain, org_tokens_refresh, webex_client_for
@@ -44,8 +43,6 @@ from .validation import validate_datasource
 
 logger = logging.getLogger(__name__)
 Status = DataSource.Status
-ROTATE_AT = (0.5, 0.7)  # share of the lifetime after which to rotate, spread by jitter
-AT_RISK = 0.2  # less than this share of the lifetime left: alert
 
 
 class DataSourceError(Exception):
@@ -66,12 +63,7 @@ def new_nonce() -> str:
 
 
 def _next_rotation(expires_at: dt.datetime | None, lifetime_minutes: int, now: dt.datetime):
-    """At 50-70 % of the lifetime (jittered so rotations spread out), measured from now."""
-    share = random.uniform(*ROTATE_AT)
-    candidate = now + dt.timedelta(minutes=lifetime_minutes * share)
-    if expires_at is not None:
-        candidate = min(candidate, expires_at - dt.timedelta(seconds=lifetime_minutes * 60 * 0.3))
-    return max(candidate, now + dt.timedelta(seconds=1))
+    return rules.next_rotation_at(expires_at=expires_at, lifetime_minutes=lifetime_minutes, now=now)
 
 
 def _access_token(org: CustomerOrg) -> tuple[str, int]:
@@ -284,15 +276,15 @@ def _undo_registration(org, client, webex_id: str, actor, cause: Exception) -> N
 def _lease_until(now: dt.datetime) -> dt.datetime:
     """How long a call for one data source may be in flight before its caller counts as dead
     (the client's timeouts and retries must fit inside; see ROTATION_LEASE_SECONDS)."""
-    return now + dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
+    return rules.lease_until(now)
 
 
 def _settled_after(exc: BaseException, now: dt.datetime) -> dt.datetime | None:
     """The in-flight lease once a call has ended. An answer ends it at once; no answer (a
     timeout, a reset) may mean the request is still being processed at Webex, so the lease
-    holds for one more read timeout before another call for the data source may go out."""
+    holds until it has settled before another call for the data source may go out."""
     if isinstance(exc, WebexTransportError):
-        return now + dt.timedelta(seconds=settings.WEBEX_READ_TIMEOUT)
+        return rules.settled_at(now)
     return None
 
 
@@ -692,14 +684,14 @@ class RotationResult:
     detail: str = ""
 
 
-def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[int]:
+def datasource_claim_due(*, limit: int = 500) -> list[int]:
     """Claim due data sources so that no two sweeps or workers rotate the same one.
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` over the partial index, then one UPDATE.
     Elsewhere: a conditional UPDATE per candidate. Cost follows the number due, not the total.
     """
     now = timezone.now()
-    lease = now + dt.timedelta(seconds=lease_seconds)
+    lease = rules.lease_until(now)
     due = (
         DataSource.objects.filter(status=Status.ACTIVE, next_rotation_at__lte=now)
         .exclude(claimed_until__gt=now)
@@ -731,7 +723,7 @@ def datasource_claim_due(*, limit: int = 500, lease_seconds: int = 120) -> list[
 
 
 def _hms(ds: DataSource) -> str:
-    started = ds.inflight_until - dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
+    started = ds.inflight_until - rules.policy().lease
     return f"{started:%H:%M:%S} UTC"
 
 
@@ -739,8 +731,7 @@ def _rotated_since(ds: DataSource, seen_version: int | None, now: dt.datetime) -
     """For "rotate now": did a rotation finish after the caller looked, or just now?"""
     if seen_version is not None and ds.version != seen_version:
         return True
-    window = dt.timedelta(seconds=settings.SINGLE_FLIGHT_SECONDS)
-    return ds.last_rotated_at is not None and now - ds.last_rotated_at < window
+    return rules.coalesces(ds.last_rotated_at, now)
 
 
 # What a rotation reads with its row lock: the whole row, and of the org and its Service App
@@ -886,15 +877,12 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
             ds.next_rotation_at = None
             outcome = "missing"
         elif isinstance(exc, WebexRateLimited):
-            ds.next_rotation_at = now + dt.timedelta(seconds=exc.retry_after or 15)
+            ds.next_rotation_at = rules.rate_limited_until(retry_after=exc.retry_after, now=now)
             outcome = "rate_limited"
         else:
-            delay = min(30 * 2 ** (ds.consecutive_failures - 1), 900)
-            retry = now + dt.timedelta(seconds=delay)
-            if ds.token_expires_at:  # never plan the retry after the token has lapsed
-                latest = ds.token_expires_at - dt.timedelta(seconds=30)
-                retry = max(min(retry, latest), now + dt.timedelta(seconds=5))
-            ds.next_rotation_at = retry
+            ds.next_rotation_at = rules.rotation_retry_at(
+                failures=ds.consecutive_failures, expires_at=ds.token_expires_at, now=now
+            )
         if ds.inflight_until and ds.next_rotation_at and ds.next_rotation_at < ds.inflight_until:
             ds.next_rotation_at = ds.inflight_until  # not before the unanswered call settled
         ds.save()

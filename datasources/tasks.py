@@ -113,9 +113,7 @@ def stop_rotation_threads(**_kwargs) -> None:
 @shared_task(name="datasources.rotation_sweep")
 def rotation_sweep() -> int:
     """Beat, every 15 s: claim due data sources and hand them to batch tasks."""
-    claimed = services.datasource_claim_due(
-        limit=settings.ROTATION_SWEEP_LIMIT, lease_seconds=settings.ROTATION_LEASE_SECONDS
-    )
+    claimed = services.datasource_claim_due(limit=settings.ROTATION_SWEEP_LIMIT)
     size = settings.ROTATION_BATCH_SIZE
     for start in range(0, len(claimed), size):
         rotate_batch.delay(claimed[start : start + size])

@@ -10,8 +10,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from core import policy as rules
+
 from .models import CustomerOrg, ServiceApp
-from .policy import OFFBOARD_ATTEMPT_MINUTES
 
 
 def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
@@ -123,7 +124,7 @@ def offboardings_stalled(now: dt.datetime) -> list[tuple[CustomerOrg, str]]:
     """Offboardings that need a person: an attempt left data sources undone, or nothing has
     reported back for longer than an attempt may take (no worker picked it up, or it died).
     Each with what is left, in words."""
-    silent_since = now - dt.timedelta(minutes=OFFBOARD_ATTEMPT_MINUTES)
+    silent_since = rules.offboard_stalled_before(now)
     stalled = []
     for org in CustomerOrg.objects.filter(status=CustomerOrg.Status.OFFBOARDING):
         p = org.offboard_progress or {}

@@ -23,6 +23,7 @@ from audit.context import Actor
 from audit.redaction import changes
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
+from core import policy as rules
 from webex import ids
 from webex.client import WebexClient
 from webex.errors import (
@@ -35,7 +36,6 @@ from webex.errors import (
 from webex.types import TokenPair
 
 from .models import CustomerOrg, OrgToken, ServiceApp
-from .policy import OFFBOARD_ATTEMPT_MINUTES, offboard_retry_minutes
 
 logger = logging.getLogger(__name__)
 Status = CustomerOrg.Status
@@ -336,13 +336,6 @@ def _fetch_tokens_recorded(
         raise
 
 
-def _next_refresh_at(pair_access_expires: dt.datetime, now: dt.datetime) -> dt.datetime:
-    remaining = pair_access_expires - now
-    by_fraction = now + remaining * (1 - settings.TOKEN_REFRESH_REMAINING_FRACTION)
-    at_least = now + dt.timedelta(days=settings.TOKEN_REFRESH_MAX_INTERVAL_DAYS)
-    return min(by_fraction, at_least)
-
-
 def _store_tokens(token: OrgToken, pair: TokenPair, *, now: dt.datetime, refreshed: bool) -> None:
     token.access_token = pair.access_token
     token.access_expires_at = pair.access_expires_at
@@ -353,7 +346,7 @@ def _store_tokens(token: OrgToken, pair: TokenPair, *, now: dt.datetime, refresh
         token.last_refreshed_at = now
     else:
         token.obtained_at = now
-    token.next_refresh_at = _next_refresh_at(pair.access_expires_at, now)
+    token.next_refresh_at = rules.next_refresh_at(access_expires_at=pair.access_expires_at, now=now)
     token.claimed_until = None
     token.consecutive_failures = 0
     token.last_error = ""
@@ -740,7 +733,7 @@ def _refreshed_since(token: OrgToken, seen_version: int | None, now: dt.datetime
         return False
     if seen_version is not None and token.version != seen_version:
         return True
-    return now - token.last_refreshed_at < dt.timedelta(seconds=settings.SINGLE_FLIGHT_SECONDS)
+    return rules.coalesces(token.last_refreshed_at, now)
 
 
 def org_tokens_refresh(
@@ -839,14 +832,12 @@ def _refresh_failed(
     """A transient failure: back off exponentially (1, 2, 4 ... 60 min), never past expiry."""
     org = token.org
     token.consecutive_failures += 1
-    delay = dt.timedelta(minutes=min(60, 2 ** (token.consecutive_failures - 1)))
-    if exc.retry_after:
-        delay = max(delay, dt.timedelta(seconds=exc.retry_after))
-    retry_at = now + delay
-    if token.access_expires_at and retry_at > token.access_expires_at - dt.timedelta(minutes=5):
-        retry_at = max(
-            now + dt.timedelta(minutes=1), token.access_expires_at - dt.timedelta(minutes=5)
-        )
+    retry_at = rules.refresh_retry_at(
+        failures=token.consecutive_failures,
+        retry_after=exc.retry_after,
+        access_expires_at=token.access_expires_at,
+        now=now,
+    )
     token.next_refresh_at = retry_at
     token.claimed_until = None
     token.last_error = explain(exc)
@@ -1012,7 +1003,7 @@ def org_offboard_attempt_started(*, org: CustomerOrg, now: dt.datetime | None = 
         org,
         attempts=attempts,
         last_attempt_at=now.isoformat(),
-        next_attempt_at=(now + dt.timedelta(minutes=OFFBOARD_ATTEMPT_MINUTES)).isoformat(),
+        next_attempt_at=(now + rules.policy().offboard_attempt).isoformat(),
     )
 
 
@@ -1028,7 +1019,7 @@ def org_offboard_attempt_failed(
     off 1, 2, 4 ... 60 minutes). Returns that time."""
     now = now or timezone.now()
     attempts = int(org.offboard_progress.get("attempts") or 1)
-    retry_at = now + dt.timedelta(minutes=offboard_retry_minutes(attempts))
+    retry_at = rules.offboard_retry_at(attempts=attempts, now=now)
     with transaction.atomic():
         org_offboard_progress_save(
             org,

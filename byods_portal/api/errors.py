@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import policy as rules
 from datasources.services import DataSourceBusy, DataSourceError
 from tenants.services import IllegalTransition, WebexRefused
 from webex.errors import WebexError, WebexRateLimited
@@ -73,7 +74,7 @@ def _validation(fields: dict[str, list[str]]) -> Response:
 def _webex(exc: WebexError, message: str) -> Response:
     if isinstance(exc, WebexRateLimited):
         response = Response(body("webex_rate_limited", message), status=503)
-        response["Retry-After"] = str(int(exc.retry_after or 15))
+        response["Retry-After"] = str(rules.retry_after_seconds(exc.retry_after))
         return response
     return Response(body("webex_refused", message), status=status.HTTP_502_BAD_GATEWAY)
 
