@@ -138,12 +138,24 @@ class OnboardForm(PortalFormMixin, forms.Form):
 
 
 class TokenPasteForm(PortalFormMixin, forms.Form):
-    access_token = forms.CharField(widget=forms.PasswordInput(render_value=False))
+    """Shape only; the service proves the pair with Webex before anything is stored."""
+
+    access_token = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Issued by the Service App for this org. Checked with Webex before it is "
+        "stored (encrypted).",
+    )
     access_expires_at = forms.DateTimeField(
+        required=False,
         label="Access token expires at (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="If given, it must be in the future. The portal keeps Webex's own expiry.",
     )
-    refresh_token = forms.CharField(widget=forms.PasswordInput(render_value=False))
+    refresh_token = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Used once with Webex to prove it is alive; the portal refreshes with it "
+        "from then on.",
+    )
     refresh_expires_at = forms.DateTimeField(
         required=False,
         label="Refresh token expires at (UTC)",

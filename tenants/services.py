@@ -13,6 +13,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -283,22 +284,30 @@ def _snapshot(app: ServiceApp, client: WebexClient, org_uuid: uuid.UUID) -> dict
     Best effort: that object is not in the public spec. When Webex does not answer, the app's
     current lists are assumed (true for an org that authorized after the last app change).
     """
+    return _authorization_at_webex(app, client, org_uuid)[1]
+
+
+def _authorization_at_webex(
+    app: ServiceApp, client: WebexClient, org_uuid: uuid.UUID
+) -> tuple[bool, dict]:
+    """(did Webex answer, the org's snapshot): `(True, {})` means Webex listed the app's
+    authorizations and this org is not among them; `(False, {})` that it did not answer."""
     try:
         info = client.get_service_app(
             integration_token=app.integration_token, client_id=app.client_id
         )
     except WebexError as exc:
         logger.warning("authorization snapshot unavailable for %s: %s", org_uuid, exc)
-        return {}
+        return False, {}
     for auth in info.authorizations:
         if auth.org_id == str(org_uuid):
-            return {
+            return True, {
                 "authorized_at": auth.authorization_date,
                 "authorized_by": auth.authorizer_id,
                 "authorized_domains": list(auth.valid_domains),
                 "authorized_schema_ids": list(auth.schema_ids),
             }
-    return {}
+    return True, {}
 
 
 def _fetch_tokens(app: ServiceApp, org_uuid: uuid.UUID) -> TokenPair:
@@ -563,45 +572,270 @@ def _apply_snapshot(org: CustomerOrg, app: ServiceApp, snapshot: dict, now: dt.d
     org.authorized_schema_ids = snapshot.get("authorized_schema_ids", list(app.schema_ids))
 
 
+# A token is one opaque word: anything with spaces, line breaks or control characters is a
+# copy-and-paste slip, refused here so it never reaches Webex (or an Authorization header).
+TOKEN_MAX_LENGTH = 4096
+
+
+def _token_shape_error(value: str, label: str) -> str:
+    if not value:
+        return f"Paste the {label}."
+    if len(value) > TOKEN_MAX_LENGTH:
+        return f"The {label} is longer than {TOKEN_MAX_LENGTH} characters: paste only the token."
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return (
+            f"The {label} is one word of printable characters: this one has spaces, line "
+            "breaks or control characters."
+        )
+    return ""
+
+
+def _tid(exc: WebexError) -> str:
+    return f" (Webex trackingId {exc.tracking_id})" if exc.tracking_id else ""
+
+
+def _paste_verify(
+    org: CustomerOrg, *, access_token: str, refresh_token: str, actor: Actor | None
+) -> tuple[TokenPair, dict]:
+    """Prove a pasted pair with Webex before anything is stored; returns the pair to store
+    (Webex's answer to the refresh) and the org's authorization snapshot.
+
+    1. The access token lists the org's data sources (`GET /dataSources`, a read): 401 means
+       Webex does not know it, 403 that its org does not authorize the app (or the scope is
+       missing). Data sources it shows must be this org's and this app's.
+    2. The Service App object's `authorizationsList` (best effort) gives the snapshot; when
+       Webex answers and this org is not in it, the working token can only be another org's.
+    3. The refresh token is used once (`POST /access_token` with the app's credentials): the
+       only proof Webex offers that it is alive and was issued to this app. Its answer is what
+       is stored, so a rotating refresh token is never lost.
+    Webex has no read that names a token's org directly: an org without data sources is
+    matched only through step 2. Each refusal is audited (with Webex's trackingId) and raised
+    as a ValidationError naming the field; a Webex outage is `WebexRefused`.
+    """
+    app = org.service_app
+    client = webex_client_for(app)
+    target = _org_target(org)
+
+    def refuse(field: str, message: str, exc: WebexError | None = None) -> NoReturn:
+        audit_record_failure(
+            action=Action.ORG_TOKENS_FETCHED,
+            summary=f"Pasted tokens for {org.name} refused: the {field.replace('_', ' ')}",
+            actor=actor,
+            **target,
+            error=f"{field}: {message}",
+            tracking_id=(exc.tracking_id if exc else "") or "",
+        )
+        raise ValidationError({field: message})
+
+    def unavailable(exc: WebexError) -> NoReturn:
+        audit_record_failure(
+            action=Action.ORG_TOKENS_FETCHED,
+            summary=f"Checking pasted tokens for {org.name} failed at Webex",
+            actor=actor,
+            **target,
+            error=explain(exc),
+            tracking_id=exc.tracking_id or "",
+        )
+        raise WebexRefused(f"Nothing was stored. {explain(exc)}", exc)
+
+    try:
+        found = client.list_datasources(access_token=access_token)
+    except WebexUnauthorized as exc:
+        refuse(
+            "access_token",
+            "Webex does not accept this access token: it is unknown, expired or revoked"
+            f"{_tid(exc)}. Paste a current access token of {app.name} for this org.",
+            exc,
+        )
+    except WebexForbidden as exc:
+        refuse(
+            "access_token",
+            f"Webex refused this access token for data sources: its org does not authorize "
+            f"{app.name}, or the token lacks spark-admin:datasource_read{_tid(exc)}.",
+            exc,
+        )
+    except WebexError as exc:
+        unavailable(exc)
+    orgs = {_plain_uuid(d.org_id) for d in found if d.org_id}
+    if orgs - {str(org.webex_org_id)}:
+        refuse(
+            "access_token",
+            f"This access token belongs to another org: its data sources are org "
+            f"{', '.join(sorted(orgs - {str(org.webex_org_id)}))}'s, not {org.name}'s "
+            f"({org.webex_org_id}).",
+        )
+    apps = {d.application_id for d in found if d.application_id}
+    if apps - {app.client_id, app.application_id}:
+        refuse(
+            "access_token",
+            f"This access token is another Service App's: its data sources are not {app.name}'s.",
+        )
+    answered, snapshot = _authorization_at_webex(app, client, org.webex_org_id)
+    if answered and not snapshot:
+        refuse(
+            "access_token",
+            f"Webex does not list {org.name} ({org.webex_org_id}) among the orgs that "
+            f"authorized {app.name}, yet this token works: it belongs to another org.",
+        )
+    try:
+        pair = client.refresh_access_token(
+            client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh_token
+        )
+    except WebexInvalidGrant as exc:
+        refuse(
+            "refresh_token",
+            "Webex refused this refresh token: it is unknown, expired, revoked or was not "
+            f"issued to {app.name}{_tid(exc)}.",
+            exc,
+        )
+    except WebexError as exc:
+        unavailable(exc)
+    return pair, snapshot
+
+
+def _plain_uuid(value: str) -> str:
+    try:
+        return str(ids.org_uuid(value))
+    except ValueError:
+        return value
+
+
 def org_tokens_paste(
     *,
     org: CustomerOrg,
     access_token: str,
     refresh_token: str,
-    access_expires_at: dt.datetime,
-    refresh_expires_at: dt.datetime | None,
+    access_expires_at: dt.datetime | None = None,
+    refresh_expires_at: dt.datetime | None = None,
     actor: Actor | None = None,
 ) -> CustomerOrg:
-    """Sandbox: store a token pair pasted by staff, for orgs without the webhook flow."""
+    """Sandbox: take a token pair pasted by staff, for orgs without the webhook flow.
+
+    The pair is proven with Webex first (`_paste_verify`) and the org's authorization snapshot
+    is taken, so the org becomes `active` ready to register data sources. A bad pair is
+    refused with a ValidationError naming the field (`access_token`, `refresh_token`,
+    `access_expires_at`) and nothing is stored: the org row and its tokens stay as they were,
+    and the refused attempt is audited with Webex's trackingId. The expiry times stored are
+    Webex's (from the verifying refresh), not the ones typed in, which only guard against
+    pasting a pair already known to be expired.
+    """
     now = timezone.now()
-    if access_expires_at <= now:
-        raise ValidationError({"access_expires_at": "The access token has already expired."})
-    pair = TokenPair(
-        access_token=access_token.strip(),
-        refresh_token=refresh_token.strip(),
-        access_expires_at=access_expires_at,
-        refresh_expires_at=refresh_expires_at,
+    access_token, refresh_token = access_token.strip(), refresh_token.strip()
+    problems = [
+        ("access_token", _token_shape_error(access_token, "access token")),
+        ("refresh_token", _token_shape_error(refresh_token, "refresh token")),
+        (
+            "refresh_token",
+            "The refresh token must differ from the access token: paste each in its box."
+            if access_token and access_token == refresh_token
+            else "",
+        ),
+        (
+            "access_expires_at",
+            "The access token has already expired: paste a current one."
+            if access_expires_at is not None and access_expires_at <= now
+            else "",
+        ),
+        (
+            "refresh_expires_at",
+            "The refresh token has already expired: the org's admin must reauthorize."
+            if refresh_expires_at is not None and refresh_expires_at <= now
+            else "",
+        ),
+    ]
+    errors: dict[str, list[str]] = {}
+    for field, problem in problems:
+        if problem:
+            errors.setdefault(field, []).append(problem)
+    if errors:
+        raise ValidationError(errors)
+    if org.status == Status.OFFBOARDING:
+        raise IllegalTransition(f"{org.name} is being offboarded: tokens are not taken now.")
+    pair, snapshot = _paste_verify(
+        org, access_token=access_token, refresh_token=refresh_token, actor=actor
     )
+    app = org.service_app
     with transaction.atomic():
         org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
+        if org.status == Status.OFFBOARDING:  # offboarding started meanwhile
+            raise IllegalTransition(f"{org.name} is being offboarded: tokens are not taken now.")
         before = org.status
+        _apply_snapshot(org, app, snapshot, now)
         if org.status in (Status.PENDING, Status.DEAUTHORIZED, Status.OFFBOARDED):
             org_transition(org, Status.AUTHORIZED)
         if org.status != Status.ACTIVE:
             org_transition(org, Status.ACTIVE)
+        org.full_clean()
         _save_with_tokens(
             org,
             pair,
             now=now,
             before=before,
             action=Action.ORG_TOKENS_FETCHED,
-            summary=f"Stored a hand-pasted token pair for {org.name} (sandbox)",
+            summary=f"Stored a hand-pasted token pair for {org.name}, verified with Webex",
             actor=actor,
+            extra_changes={
+                "authorized_domains": {"before": None, "after": org.authorized_domains},
+                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
+            },
         )
     return org
 
 
 # ------------------------------------------------------------------------- webhook reactions
+def _noop(
+    app: ServiceApp,
+    org: CustomerOrg | None,
+    event: str,
+    why: str,
+    actor: Actor | None,
+    webex_org_id: uuid.UUID,
+) -> None:
+    """Record that an authorization event changed nothing, and why (inside a transaction)."""
+    logger.info("serviceApp.%s for org %s: nothing to do (%s)", event, webex_org_id, why)
+    target = (
+        _org_target(org)
+        if org is not None
+        else {
+            "target_type": "serviceapp",
+            "target_id": app.public_id,
+            "target_label": app.name,
+        }
+    )
+    audit_record(
+        action=Action.WEBHOOK_RECEIVED,
+        summary=f"serviceApp.{event} for {org.name if org else f'org {webex_org_id}'}: "
+        f"nothing to do, {why}",
+        actor=actor,
+        **target,
+    )
+
+
+def _snapshot_fields(org: CustomerOrg) -> dict:
+    return {
+        "authorized_at": org.authorized_at,
+        "authorized_by": org.authorized_by,
+        "authorized_domains": list(org.authorized_domains),
+        "authorized_schema_ids": list(org.authorized_schema_ids),
+    }
+
+
+def _tokens_rejected(org: CustomerOrg) -> bool:
+    """Does Webex refuse the org's stored access token (401/403)? One read of one item; any
+    other failure counts as "not known to be rejected", so a Webex hiccup changes nothing."""
+    token = OrgToken.objects.filter(org=org).first()
+    if token is None or not token.has_tokens:
+        return True
+    client = webex_client_for(org.service_app)
+    try:
+        next(client.iter_datasources(access_token=token.access_token, page_size=1), None)
+    except (WebexUnauthorized, WebexForbidden):
+        return True
+    except WebexError as exc:
+        logger.warning("could not check the tokens of %s: %s", org.name, exc)
+    return False
+
+
 def org_authorized(
     *,
     app: ServiceApp,
@@ -610,10 +844,42 @@ def org_authorized(
     authorized_at: dt.datetime | None = None,
     actor: Actor | None = None,
 ) -> CustomerOrg:
-    """An org's admin authorized the app: create or revive the org as `authorized` (with a new
-    snapshot), then try to fetch its tokens. A failed fetch leaves it `authorized` for retry."""
-    client = webex_client_for(app)
-    snapshot = _snapshot(app, client, webex_org_id)
+    """An org's admin authorized the app. What the Service App's authorization webhook
+    does in each org state (the webhook task and reconciliation call this and
+    `org_deauthorized`); every cell is idempotent, so delivering the same event again changes
+    nothing, and none raises:
+
+    | org state                | `authorized`                            | `deauthorized`      |
+    |--------------------------|-----------------------------------------|---------------------|
+    | no org yet               | create; snapshot; fetch tokens: active  | no-op               |
+    | pending (wizard step 2)  | snapshot; fetch tokens: active          | pause: deauthorized |
+    | authorized               | snapshot; fetch tokens: active          | pause: deauthorized |
+    | active                   | re-authorization: refresh the snapshot, | pause: deauthorized |
+    |                          | stay active; new tokens only if Webex   |                     |
+    |                          | no longer accepts the stored ones       |                     |
+    | reauthorization_required | snapshot; fetch tokens: active          | pause: deauthorized |
+    | deauthorized             | resume: snapshot; fetch tokens: active  | no-op               |
+    | offboarding              | no-op (the offboarding goes on)         | no-op               |
+    | offboarded               | revive: snapshot; fetch tokens: active  | no-op               |
+
+    "Fetch tokens" that Webex refuses leaves the org `authorized` (audited with the
+    trackingId) for the wizard, reconciliation or the next event to finish. "Pause" stops
+    token refresh; the rotation engine skips orgs that are not active. A no-op is logged and
+    audited as `webhook.received`. Any other event or resource is refused at the door
+    (`tenants.webhooks.verify_delivery`: 400, logged, nothing stored or queued) and, should
+    one reach the task, logged and ignored there.
+
+    A re-authorization takes Webex's new snapshot; when Webex shows none, the current one is
+    kept (an active org's allowances are never widened on a guess). The stored tokens are
+    checked with one read, and replaced only when Webex rejects them: a deauthorization
+    whose webhook was missed revokes them.
+    """
+    known = CustomerOrg.objects.filter(service_app=app, webex_org_id=webex_org_id).first()
+    if known is not None and known.status == Status.OFFBOARDING:
+        with transaction.atomic():
+            _noop(app, known, "authorized", "it is being offboarded", actor, webex_org_id)
+        return known
+    snapshot = _snapshot(app, webex_client_for(app), webex_org_id)
     now = timezone.now()
     with transaction.atomic():
         org = (
@@ -621,41 +887,95 @@ def org_authorized(
             .filter(service_app=app, webex_org_id=webex_org_id)
             .first()
         )
-        created = org is None
-        if created:
-            org = CustomerOrg(
-                service_app=app,
-                webex_org_id=webex_org_id,
-                status=Status.PENDING,
-                name=org_name or f"Org {str(webex_org_id)[:8]}",
-                region=app.region,
-            )
-        before = None if created else org.status
-        if org.status != Status.AUTHORIZED:
-            org_transition(org, Status.AUTHORIZED)
-        if authorized_at and "authorized_at" not in snapshot:
-            snapshot["authorized_at"] = authorized_at
-        _apply_snapshot(org, app, snapshot, now)
-        org.save()
-        audit_record(
-            action=Action.ORG_AUTHORIZED,
-            summary=f"{org.name} authorized {app.name}" + (" (new org)" if created else ""),
-            actor=actor,
-            **_org_target(org),
-            changes={
-                "status": {"before": before, "after": org.status},
-                "authorized_domains": {"before": None, "after": org.authorized_domains},
-                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-            },
-        )
-    org_tokens_fetch(org=org, actor=actor)
+        if org is not None and org.status == Status.OFFBOARDING:  # started meanwhile
+            _noop(app, org, "authorized", "it is being offboarded", actor, webex_org_id)
+            return org
+        if org is not None and org.status == Status.ACTIVE:
+            _reauthorized(org, app, snapshot, actor)
+            reauthorization = True
+        else:
+            reauthorization = False
+            if authorized_at and not snapshot.get("authorized_at"):
+                snapshot["authorized_at"] = authorized_at
+            org = _authorized_from(org, app, webex_org_id, org_name, snapshot, now, actor)
+    if not reauthorization or _tokens_rejected(org):
+        org_tokens_fetch(org=org, actor=actor)
     org.refresh_from_db()
     return org
 
 
+def _authorized_from(
+    org: CustomerOrg | None,
+    app: ServiceApp,
+    webex_org_id: uuid.UUID,
+    org_name: str,
+    snapshot: dict,
+    now: dt.datetime,
+    actor: Actor | None,
+) -> CustomerOrg:
+    """Inside the caller's transaction: create or move a not-active org to `authorized`."""
+    created = org is None
+    if org is None:
+        org = CustomerOrg(
+            service_app=app,
+            webex_org_id=webex_org_id,
+            status=Status.PENDING,
+            name=org_name or f"Org {str(webex_org_id)[:8]}",
+            region=app.region,
+        )
+    before = None if created else org.status
+    previous = _snapshot_fields(org)
+    if org.status != Status.AUTHORIZED:
+        org_transition(org, Status.AUTHORIZED)
+    _apply_snapshot(org, app, snapshot, now)
+    org.save()
+    audit_record(
+        action=Action.ORG_AUTHORIZED,
+        summary=f"{org.name} authorized {app.name}" + (" (new org)" if created else ""),
+        actor=actor,
+        **_org_target(org),
+        changes={"status": {"before": before, "after": org.status}}
+        | changes(
+            {k: previous[k] for k in ("authorized_domains", "authorized_schema_ids")},
+            {k: getattr(org, k) for k in ("authorized_domains", "authorized_schema_ids")},
+        ),
+    )
+    return org
+
+
+def _reauthorized(org: CustomerOrg, app: ServiceApp, snapshot: dict, actor: Actor | None) -> None:
+    """Inside the caller's transaction: an active org authorized again. Take Webex's snapshot
+    if it differs; status and tokens stay."""
+    if not snapshot:
+        _noop(
+            app,
+            org,
+            "authorized",
+            "it is active and Webex showed no new snapshot (the current one is kept)",
+            actor,
+            org.webex_org_id,
+        )
+        return
+    previous = _snapshot_fields(org)
+    _apply_snapshot(org, app, snapshot, org.authorized_at or timezone.now())
+    if _snapshot_fields(org) == previous:
+        _noop(app, org, "authorized", "its snapshot is unchanged", actor, org.webex_org_id)
+        return
+    org.version += 1
+    org.save()
+    audit_record(
+        action=Action.ORG_AUTHORIZED,
+        summary=f"{org.name} authorized {app.name} again: new authorization snapshot",
+        actor=actor,
+        **_org_target(org),
+        changes=changes(previous, _snapshot_fields(org)),
+    )
+
+
 def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
-    """Fetch tokens for an `authorized` org and make it `active`. Returns False when Webex
-    refused (recorded, org unchanged)."""
+    """Fetch tokens for an `authorized` (or `reauthorization_required`) org and make it
+    `active`; an `active` org whose tokens Webex no longer accepts gets a new pair and stays
+    active. Returns False when Webex refused (recorded, org unchanged) or the org moved on."""
     app = org.service_app
     try:
         pair = _fetch_tokens_recorded(
@@ -672,17 +992,19 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
     now = timezone.now()
     with transaction.atomic():
         org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
-        if org.status not in (Status.AUTHORIZED, Status.REAUTHORIZATION_REQUIRED):
+        if org.status not in (Status.AUTHORIZED, Status.REAUTHORIZATION_REQUIRED, Status.ACTIVE):
             return False  # deauthorized or offboarded meanwhile: do not revive by accident
         before = org.status
-        org_transition(org, Status.ACTIVE)
+        if org.status != Status.ACTIVE:
+            org_transition(org, Status.ACTIVE)
         _save_with_tokens(
             org,
             pair,
             now=now,
             before=before,
             action=Action.ORG_TOKENS_FETCHED,
-            summary=f"Fetched tokens for {org.name}",
+            summary=f"Fetched tokens for {org.name}"
+            + (": Webex no longer accepted the stored ones" if before == Status.ACTIVE else ""),
             actor=actor,
         )
     return True
@@ -692,15 +1014,23 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
 def org_deauthorized(
     *, app: ServiceApp, webex_org_id: uuid.UUID, actor: Actor | None = None
 ) -> CustomerOrg | None:
-    """The org's admin removed the app: mark it `deauthorized`. Its data sources' rotation
-    pauses (the rotation engine skips orgs that are not active). Its tokens are dead at Webex;
-    they are kept until offboarding destroys them, so the record shows what was held."""
+    """The org's admin removed the app (the table is in `org_authorized`): a pending,
+    authorized, active or reauthorization-required org becomes `deauthorized`. Its data
+    sources' rotation pauses (the rotation engine skips orgs that are not active) and its token
+    refresh stops. Its tokens are dead at Webex; they are kept until offboarding destroys them,
+    so the record shows what was held. An unknown, already deauthorized, offboarding or
+    offboarded org is a no-op (logged and audited)."""
     org = (
         CustomerOrg.objects.select_for_update()
         .filter(service_app=app, webex_org_id=webex_org_id)
         .first()
     )
-    if org is None or org.status in (Status.DEAUTHORIZED, Status.OFFBOARDED, Status.OFFBOARDING):
+    if org is None:
+        _noop(app, None, "deauthorized", "the portal does not know this org", actor, webex_org_id)
+        return None
+    if org.status in (Status.DEAUTHORIZED, Status.OFFBOARDING, Status.OFFBOARDED):
+        why = f"it is already {org.get_status_display().lower()}"
+        _noop(app, org, "deauthorized", why, actor, webex_org_id)
         return org
     before = org_transition(org, Status.DEAUTHORIZED)
     org.save()

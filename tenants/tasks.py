@@ -26,18 +26,35 @@ logger = logging.getLogger(__name__)
 )
 def handle_authorization_webhook(
     app_id: int, event: str, webex_org_id: str, org_name: str = "", authorized_at: str = ""
-) -> None:
-    app = ServiceApp.objects.get(pk=app_id)
+) -> str:
+    """Total: every event in every org state has an outcome (the table in `tenants.services`,
+    above `org_authorized`); returns the org's status afterwards, or why nothing was done."""
+    app = ServiceApp.objects.filter(pk=app_id).first()
+    try:
+        org_uuid = uuid.UUID(webex_org_id)
+    except ValueError:
+        org_uuid = None
+    if app is None or org_uuid is None or event not in ("authorized", "deauthorized"):
+        # The view lets only known events through; a task queued by another version, or for
+        # an app deleted since, is dropped with a trace rather than failing over and over.
+        logger.warning(
+            "authorization webhook ignored: event %r, app %s, org %r",
+            event,
+            app_id if app is None else app.name,
+            webex_org_id,
+        )
+        return "ignored"
     with bound(actor=Actor.system("webhook:serviceApp." + event)):
         if event == "authorized":
-            services.org_authorized(
+            org = services.org_authorized(
                 app=app,
-                webex_org_id=uuid.UUID(webex_org_id),
+                webex_org_id=org_uuid,
                 org_name=org_name,
                 authorized_at=parse_datetime(authorized_at) if authorized_at else None,
             )
-        elif event == "deauthorized":
-            services.org_deauthorized(app=app, webex_org_id=uuid.UUID(webex_org_id))
+        else:
+            org = services.org_deauthorized(app=app, webex_org_id=org_uuid)
+    return org.status if org is not None else "no org"
 
 
 @shared_task(name="tenants.refresh_sweep")

@@ -119,10 +119,14 @@ def org_tokens_paste(request, public_id: uuid.UUID):
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except services.IllegalTransition as exc:
+        except (services.IllegalTransition, services.WebexRefused) as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Stored the pasted tokens for {org.name}.")
+            messages.success(
+                request,
+                f"Webex accepted the pasted tokens: {org.name} is active and its authorized "
+                "domains and schemas are recorded.",
+            )
             return redirect("tenants:org_detail", public_id=org.public_id)
     return render(request, "tenants/org_tokens_paste.html", {"org": org, "form": form})
 

@@ -93,11 +93,16 @@ def verify_delivery(body: bytes, signature: str | None) -> AuthorizationEvent | 
     )
     if app is None:
         raise WebhookRejected(403, "signature does not match")
-    if envelope.get("resource") != "serviceApp" or envelope.get("event") not in (
-        "authorized",
-        "deauthorized",
-    ):
-        raise WebhookRejected(400, "not a serviceApp authorized/deauthorized event")
+    resource, event = envelope.get("resource"), envelope.get("event")
+    if resource != "serviceApp" or event not in ("authorized", "deauthorized"):
+        # Signed, so from Webex, but not an event the portal subscribes to: refused, nothing
+        # stored or queued; the view logs it with the app and the event id.
+        raise WebhookRejected(
+            400,
+            f"not a serviceApp authorized/deauthorized event ({str(resource)[:40]!r}."
+            f"{str(event)[:40]!r}, id {str(envelope.get('id'))[:80]!r}, app {app.name!r}): "
+            "ignored",
+        )
     event_id = str(envelope.get("id") or "")
     if not event_id:
         raise WebhookRejected(400, "no event id")

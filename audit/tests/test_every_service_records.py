@@ -109,20 +109,21 @@ def _org_onboard(world):
 
 
 def _org_tokens_paste(world):
-    import datetime as dt
-
-    from django.utils import timezone
-
     from tenants import services
+    from webex.client import WebexClient
 
-    _, org = _tenants(world)
+    app, _ = _tenants(world, no_org=True)
+    org = services.org_onboarding_start(
+        app=app, webex_org_id=world.org_id, name="Globex", region="us", actor=ACTOR
+    )
+    pair = WebexClient(api_base=world.api_base).org_token(  # Webex checks a pasted pair
+        integration_token=world.integration_token,
+        client_id=world.client_id,
+        client_secret=world.client_secret,
+        target_org_id=world.org_id,
+    )
     services.org_tokens_paste(
-        org=org,
-        access_token="a",
-        refresh_token="r",
-        refresh_expires_at=None,
-        access_expires_at=timezone.now() + dt.timedelta(days=1),
-        actor=ACTOR,
+        org=org, access_token=pair.access_token, refresh_token=pair.refresh_token, actor=ACTOR
     )
 
 

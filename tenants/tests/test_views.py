@@ -109,25 +109,6 @@ def test_refresh_now_by_persona(client_for, org, persona):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_token_paste_by_persona(client_for, org, persona):
-    client = client_for(persona)
-    url = reverse("tenants:org_tokens_paste", args=[org.public_id])
-    expect(client.get(url), persona, ONBOARD)
-    response = client.post(
-        url,
-        {
-            "access_token": "PASTED-ACCESS",
-            "refresh_token": "PASTED-REFRESH",
-            "access_expires_at": "2099-01-01T00:00",
-        },
-    )
-    expect(response, persona, ONBOARD, ok=(302,))
-    token = OrgToken.objects.get(org=org)
-    assert (token.access_token == "PASTED-ACCESS") == (persona in ONBOARD)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("persona", PERSONAS)
 def test_offboarding_is_for_operators_only(client_for, org, persona, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     client = client_for(persona)

@@ -89,9 +89,11 @@ def test_no_secret_appears_anywhere(
     seen: list[tuple[str, str]] = []  # (where, text)
 
     # Writes that handle secrets: webhooks (a webhook secret), a forced refresh (new tokens),
-    # a rotation (a new JWS), then a pasted known pair whose refresh fails at Webex.
+    # a rotation (a new JWS), a pasted known pair that Webex refuses (the refusal must not echo
+    # it), a pasted genuine pair (stored), then a refresh after the org removed the app.
     from datasources.services import datasource_rotate
     from tenants.services import org_tokens_refresh
+    from webex.client import WebexClient
 
     settings.PORTAL_PUBLIC_URL = "https://portal.example.com"
     r = operator.post(f"/service-apps/{world.app.public_id}/webhooks/", follow=True)
@@ -112,7 +114,22 @@ def test_no_secret_appears_anywhere(
         },
         follow=True,
     )
+    assert "Webex does not accept this access token" in body(r)
+    seen.append(("paste refused tokens", body(r)))
+    genuine = WebexClient(api_base=webex_world.api_base).org_token(
+        integration_token=webex_world.integration_token,
+        client_id=webex_world.client_id,
+        client_secret=webex_world.client_secret,
+        target_org_id=webex_world.org_id,
+    )
+    r = operator.post(
+        f"/orgs/{world.org.public_id}/tokens/paste/",
+        {"access_token": genuine.access_token, "refresh_token": genuine.refresh_token},
+        follow=True,
+    )
+    assert r.redirect_chain, "the genuine pasted pair was refused"
     seen.append(("paste tokens", body(r)))
+    webex_world.control.deauthorize(webex_world.application_id, webex_world.org_id)
     r = operator.post(f"/orgs/{world.org.public_id}/tokens/refresh/", follow=True)
     seen.append(("refresh with a dead token", body(r)))
 
@@ -160,7 +177,8 @@ def test_no_secret_appears_anywhere(
 
     secrets = database_secrets() | emulator_secrets(webex_world.control.state()) | {world.jws}
     secrets |= {world.api_key_plaintext, created_key}  # only their hashes are stored
-    assert KNOWN_ACCESS in secrets and KNOWN_REFRESH in secrets, "the pasted pair was not stored"
+    secrets |= {KNOWN_ACCESS, KNOWN_REFRESH}  # refused, so never stored: not shown either
+    assert genuine.refresh_token in secrets, "the pasted pair was not stored"
     assert {CHANNEL_SECRET, RECEIVER_SECRET} <= secrets, "a channel's secret is not encrypted"
     assert world.app.client_secret in secrets and world.jws
     from tenants.models import ServiceApp
