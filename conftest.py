@@ -32,6 +32,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def client_sleeps(monkeypatch):
+    """The Webex client's waits (back-off, Retry-After) are recorded, not slept: a test that
+    cares reads this list. Clocks, not sleeps."""
+    from core import webex_adapter
+
+    waits: list[float] = []
+    monkeypatch.setattr(webex_adapter, "client_sleep", waits.append)
+    return waits
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: sign-in throttle counters never leak between tests."""
     from django.core.cache import cache

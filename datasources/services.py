@@ -24,9 +24,11 @@ from audit.redaction import changes as diff
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
 from core import policy as rules
+from core.errors import PortalError
+from core.webex_adapter import explain, webex_client_for
 from stats.counters import record_rotation_outcome
 from tenants.models import CustomerOrg, OrgToken
-from tenants.services import explain, org_tokens_refresh, webex_client_for
+from tenants.services import org_tokens_refresh
 from webex.errors import (
     WebexError,
     WebexForbidden,
@@ -45,17 +47,15 @@ logger = logging.getLogger(__name__)
 Status = DataSource.Status
 
 
-class DataSourceError(Exception):
-    """A data source change Webex refused; `reason` is for staff, with the trackingId."""
-
-    def __init__(self, reason: str, error: WebexError | None = None) -> None:
-        self.reason = reason
-        self.error = error
-        super().__init__(reason)
+class DataSourceError(PortalError):
+    """A data source change refused, by Webex (`error` set) or by its state; the message is
+    for staff, with Webex's trackingId."""
 
 
 class DataSourceBusy(DataSourceError):
     """Another call for this data source may still be in flight at Webex: one at a time."""
+
+    code = "busy"
 
 
 def new_nonce() -> str:

@@ -27,6 +27,7 @@ from accounts.roles import Perm
 from audit.context import Actor
 from audit.services import audit_record
 from audit.vocabulary import Action
+from core.webex_adapter import explain
 from datasources import services as ds_services
 from datasources.models import DataSource
 from operations.offboarding import org_offboard_run
@@ -398,7 +399,7 @@ def _apply(op: BulkOperation, target, actor: Actor) -> tuple[str, str]:
     except tenant_services.WebexRefused as exc:
         return ItemState.FAILED, exc.reason[:500]
     except WebexError as exc:
-        return ItemState.FAILED, tenant_services.explain(exc)[:500]
+        return ItemState.FAILED, explain(exc)[:500]
     except tenant_services.IllegalTransition as exc:
         return ItemState.SKIPPED, str(exc)[:500]
     except ValidationError as exc:

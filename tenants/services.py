@@ -25,13 +25,14 @@ from audit.redaction import changes
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
 from core import policy as rules
+from core.errors import PortalError
+from core.webex_adapter import explain, webex_client_for
 from webex import ids
 from webex.client import WebexClient
 from webex.errors import (
     WebexError,
     WebexForbidden,
     WebexInvalidGrant,
-    WebexNotFound,
     WebexUnauthorized,
 )
 from webex.types import TokenPair
@@ -59,22 +60,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class IllegalTransition(Exception):
-    pass
+class IllegalTransition(PortalError):
+    code = "illegal_transition"
 
 
-class WebexRefused(Exception):
-    """Webex refused an org-level call; `reason` is written for staff, with the trackingId."""
+class WebexRefused(PortalError):
+    """Webex refused an org-level call; the message is written for staff, with the trackingId."""
 
-    def __init__(self, reason: str, error: WebexError) -> None:
-        self.reason = reason
-        self.error = error
-        super().__init__(reason)
-
-
-def webex_client_for(app: ServiceApp) -> WebexClient:
-    region = settings.WEBEX_REGIONS.get(app.region) or settings.WEBEX_REGIONS["us"]
-    return WebexClient.from_settings(api_base=region["api"], idbroker_base=region["idbroker"])
+    code = "webex_refused"
 
 
 def org_transition(org: CustomerOrg, to: str) -> str:
@@ -86,26 +79,6 @@ def org_transition(org: CustomerOrg, to: str) -> str:
     org.status_changed_at = timezone.now()
     org.version += 1
     return previous
-
-
-def explain(error: WebexError) -> str:
-    """Why Webex refused, in words staff can act on."""
-    tid = f" (Webex trackingId {error.tracking_id})" if error.tracking_id else ""
-    if isinstance(error, WebexForbidden):
-        return (
-            "Webex refused: this org has not authorized the Service App (or removed it). "
-            f"Ask the org's admin to authorize it in Control Hub.{tid}"
-        )
-    if isinstance(error, WebexNotFound):
-        return f"Webex does not know this Service App: check its client id and region.{tid}"
-    if isinstance(error, WebexUnauthorized):
-        return (
-            "Webex did not accept the partner integration token or the client secret: "
-            f"update them on the Service App page.{tid}"
-        )
-    if isinstance(error, WebexInvalidGrant):
-        return f"The refresh token is expired or revoked: the org must reauthorize.{tid}"
-    return f"Webex call failed: {error.message}{tid}"
 
 
 # ------------------------------------------------------------------------- Service Apps

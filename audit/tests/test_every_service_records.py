@@ -24,9 +24,7 @@ SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 EXEMPT = {
     "accounts.services.generate_password": "returns a random string",
     "accounts.services.apikey_hash": "a digest",
-    "tenants.services.webex_client_for": "builds a client",
     "tenants.services.org_transition": "in-memory check used inside the audited services",
-    "tenants.services.explain": "formats an error",
     "tenants.services.parse_org_id": "parses input",
     "tenants.services.org_token_due": "a predicate",
     "tenants.services.org_tokens_claim_due": "a work lease; the refresh it leads to is audited",
