@@ -26,6 +26,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("api/", include(("byods_portal.api.urls", "api"))),
     path("", include("tenants.urls")),
+    path("", include("operations.urls_onboarding")),
+    path("", include("operations.urls_offboarding")),
     path("", include("datasources.urls")),
     path("bulk/", include("operations.urls")),
     path("", include("alerts.urls")),

@@ -12,7 +12,7 @@ from audit.context import Actor, bound
 from webex.errors import WebexRateLimited, WebexServerError, WebexTransportError
 
 from . import services
-from .models import CustomerOrg, ServiceApp
+from .models import ServiceApp
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +80,6 @@ def reconcile_authorizations() -> None:
         with bound(actor=Actor.system("reconcile_authorizations")):
             report = services.serviceapp_reconcile(app=app)
         logger.info("reconcile %s: %s", app.name, report.summary)
-
-
-@shared_task(name="tenants.offboard_org", acks_late=True)
-def offboard_org(org_id: int) -> str:
-    """Runs (or resumes) an offboarding; every step is idempotent, so a re-run is safe."""
-    # Interim: the workflow lives on the top floor (operations/offboarding.py); this task and
-    # the offboarding pages that queue it move up there with the layering work.
-    from operations.offboarding import org_offboard_run
-
-    org = CustomerOrg.objects.get(pk=org_id)
-    with bound(actor=Actor.system("offboard_org")):
-        return org_offboard_run(org=org)
 
 
 @shared_task(name="tenants.refresh_integration_tokens")

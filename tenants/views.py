@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.roles import Perm
 from byods_portal.forms import add_service_errors
 
-from . import selectors, services, tasks
-from .forms import OffboardForm, OnboardForm, ServiceAppForm, TokenPasteForm
+from . import selectors, services
+from .forms import OnboardForm, ServiceAppForm, TokenPasteForm
 from .models import CustomerOrg
 
 Status = CustomerOrg.Status
@@ -67,14 +67,6 @@ def org_detail(request, public_id: uuid.UUID):
             "moved_on": org.app_moved_on,
         },
     )
-
-
-@require_GET
-@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
-def org_offboard_progress(request, public_id: uuid.UUID):
-    """htmx fragment, polled while an offboarding runs."""
-    org = selectors.org_get_for_user(request.user, public_id)
-    return render(request, "tenants/_offboard_progress.html", {"org": org})
 
 
 @require_http_methods(["GET", "POST"])
@@ -148,41 +140,6 @@ def org_refresh(request, public_id: uuid.UUID):
         "reauthorization_required": (messages.ERROR, result.detail),
     }.get(result.outcome, (messages.INFO, "Nothing to do."))
     messages.add_message(request, *text)
-    return redirect("tenants:org_detail", public_id=org.public_id)
-
-
-@require_http_methods(["GET", "POST"])
-@permission_required(Perm.OPERATE, raise_exception=True)
-def org_offboard(request, public_id: uuid.UUID):
-    org = selectors.org_get_for_user(request.user, public_id)
-    if org.status in (Status.OFFBOARDING, Status.OFFBOARDED):
-        messages.info(request, f"{org.name} is already {org.get_status_display().lower()}.")
-        return redirect("tenants:org_detail", public_id=org.public_id)
-    form = OffboardForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            org = services.org_offboard_start(
-                org=org, confirm_name=d["confirm_name"], mode=d["mode"], reason=d["reason"]
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            tasks.offboard_org.delay_on_commit(org.pk)
-            messages.success(request, f"Offboarding {org.name} started.")
-            return redirect("tenants:org_detail", public_id=org.public_id)
-    return render(request, "tenants/org_offboard.html", {"org": org, "form": form})
-
-
-@require_POST
-@permission_required(Perm.OPERATE, raise_exception=True)
-def org_offboard_resume(request, public_id: uuid.UUID):
-    org = selectors.org_get_for_user(request.user, public_id)
-    if org.status == Status.OFFBOARDING:
-        tasks.offboard_org.delay_on_commit(org.pk)
-        messages.info(request, f"Resumed offboarding {org.name}.")
-    else:
-        messages.info(request, f"{org.name} is not being offboarded: nothing to resume.")
     return redirect("tenants:org_detail", public_id=org.public_id)
 
 

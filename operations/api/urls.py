@@ -1,8 +1,14 @@
 from django.urls import path
 
 from .views import BulkOperationViewSet
+from .views_offboarding import OrgOffboardViewSet
 
 urlpatterns = [
+    path(
+        "orgs/<uuid:id>/offboard/",
+        OrgOffboardViewSet.as_view({"post": "offboard"}),
+        name="org-offboard",
+    ),
     path(
         "bulk-operations/",
         BulkOperationViewSet.as_view({"get": "list", "post": "create"}),

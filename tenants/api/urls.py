@@ -11,7 +11,6 @@ urlpatterns = [
     ),
     path("orgs/", OrgViewSet.as_view({"get": "list", "post": "create"}), name="org-list"),
     path("orgs/<uuid:id>/", OrgViewSet.as_view({"get": "retrieve"}), name="org-detail"),
-    path("orgs/<uuid:id>/offboard/", OrgViewSet.as_view({"post": "offboard"}), name="org-offboard"),
     path("orgs/<uuid:id>/token/", OrgViewSet.as_view({"get": "token"}), name="org-token"),
     path(
         "orgs/<uuid:id>/token/refresh/",

@@ -11,11 +11,10 @@ from byods_portal.api.errors import Conflict
 from byods_portal.api.schema import error_example
 from byods_portal.api.views import PortalViewSet
 
-from .. import selectors, services, tasks
+from .. import selectors, services
 from ..models import CustomerOrg
 from .filters import OrgFilter
 from .serializers import (
-    OffboardSerializer,
     OnboardSerializer,
     OrgSerializer,
     RefreshResultSerializer,
@@ -107,7 +106,6 @@ class OrgViewSet(PortalViewSet):
         "list": Perm.VIEW_PORTAL,
         "retrieve": Perm.VIEW_PORTAL,
         "create": Perm.ONBOARD_ORGS,
-        "offboard": Perm.OPERATE,
         "token": Perm.VIEW_PORTAL,
         "token_refresh": Perm.ONBOARD_ORGS,
     }
@@ -176,48 +174,6 @@ class OrgViewSet(PortalViewSet):
         )
         org = self._org(org.public_id)
         return Response(self.get_serializer(org).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        summary="Start offboarding an org",
-        description="Operators only. Type the org's name to confirm; its data sources at Webex "
-        "are disabled (with the reason as the message) or deleted by a background task, then "
-        "its tokens are destroyed. Poll the org: `offboard_progress` shows the steps.",
-        tags=["orgs"],
-        request=OffboardSerializer,
-        responses={202: OrgSerializer},
-        examples=[
-            _example(
-                "offboard",
-                {"confirm_name": "Globex Retail", "mode": "disable", "reason": "Contract ended"},
-                202,
-                response=False,
-            ),
-            _example("started", ORG_EXAMPLE | {"status": "offboarding"}, 202),
-            error_example(
-                "invalid",
-                "Check the fields: confirm_name.",
-                {"confirm_name": ["Type the org's name exactly: Globex Retail"]},
-            ),
-        ],
-    )
-    def offboard(self, request, id):
-        org = self._org(id)
-        if org.status in (Status.OFFBOARDING, Status.OFFBOARDED):
-            raise Conflict(
-                f"{org.name} is already {org.get_status_display().lower()}.", "already_offboarding"
-            )
-        serializer = OffboardSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        d = serializer.validated_data
-        org = services.org_offboard_start(
-            org=org,
-            confirm_name=d["confirm_name"],
-            mode=d["mode"],
-            reason=d["reason"],
-            actor=self.actor(),
-        )
-        tasks.offboard_org.delay_on_commit(org.pk)
-        return Response(self.get_serializer(self._org(id)).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         summary="Token status of an org",

@@ -147,7 +147,7 @@ def test_offboard_needs_the_typed_name_then_starts(api_client_for, org, operator
     url = f"{ORGS}{org.public_id}/offboard/"
     bad = {"confirm_name": "Globex", "mode": "disable", "reason": "Contract ended"}
     refused = client.post(url, bad, format="json")
-    page = operator_client.post(reverse("tenants:org_offboard", args=[org.public_id]), bad)
+    page = operator_client.post(reverse("offboarding:org_offboard", args=[org.public_id]), bad)
     assert refused.status_code == 400
     assert refused.json()["error"]["fields"] == form_errors(page)
     assert refused.json()["error"]["fields"]["confirm_name"] == [

@@ -43,7 +43,7 @@ def test_read_pages(client_for, org, persona):
         reverse("tenants:org_detail", args=[org.public_id]),
         reverse("tenants:serviceapp_list"),
         reverse("tenants:serviceapp_detail", args=[org.service_app.public_id]),
-        reverse("tenants:org_offboard_progress", args=[org.public_id]),
+        reverse("offboarding:org_offboard_progress", args=[org.public_id]),
     ]:
         expect(client.get(url), persona, READ)
 
@@ -112,7 +112,7 @@ def test_refresh_now_by_persona(client_for, org, persona):
 def test_offboarding_is_for_operators_only(client_for, org, persona, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     client = client_for(persona)
-    url = reverse("tenants:org_offboard", args=[org.public_id])
+    url = reverse("offboarding:org_offboard", args=[org.public_id])
     expect(client.get(url), persona, OPERATE)
     response = client.post(
         url, {"confirm_name": "Globex Retail", "mode": "disable", "reason": "Contract ended"}
@@ -125,7 +125,7 @@ def test_offboarding_is_for_operators_only(client_for, org, persona, settings):
 @pytest.mark.django_db
 def test_offboarding_needs_the_typed_name(operator_client, org):
     html = operator_client.post(
-        reverse("tenants:org_offboard", args=[org.public_id]),
+        reverse("offboarding:org_offboard", args=[org.public_id]),
         {"confirm_name": "Globex", "mode": "disable", "reason": "Contract ended"},
     ).content.decode()
     assert "Type the org&#x27;s name exactly: Globex Retail" in html
@@ -247,7 +247,7 @@ def test_resuming_an_offboarding_is_for_operators_only(
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = client_for(persona).post(
-                reverse("tenants:org_offboard_resume", args=[org.public_id])
+                reverse("offboarding:org_offboard_resume", args=[org.public_id])
             )
     finally:
         celery_app.conf.task_always_eager = False

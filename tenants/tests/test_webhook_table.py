@@ -8,9 +8,10 @@ import uuid
 import pytest
 
 from audit.models import AuditEvent
+from operations.tasks import offboard_org
 from tenants import services
 from tenants.models import CustomerOrg, OrgToken, WebhookEvent
-from tenants.tasks import handle_authorization_webhook, offboard_org
+from tenants.tasks import handle_authorization_webhook
 from webex.client import WebexClient
 from webex.errors import WebexUnauthorized
 

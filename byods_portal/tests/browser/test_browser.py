@@ -64,7 +64,7 @@ def test_pages_fit_a_tablet_and_are_keyboard_usable(page_for, portal_url, active
         ("tenants:org_detail", (active_org.public_id,)),
         ("tenants:serviceapp_list", ()),
         ("audit:log", ()),
-        ("tenants:wizard_app", ()),
+        ("onboarding:wizard_app", ()),
     ]:
         page.goto(portal_url(name, *args))
         assert fits_the_width(page), f"{name} scrolls sideways at 768 px"

@@ -62,8 +62,8 @@ class World:
 
     # Routes whose UUID is not the route's own kind of object.
     OBJECTS = {
-        "tenants:wizard_org": "app",
-        "tenants:wizard_tokens": "pending_org",
+        "onboarding:wizard_org": "app",
+        "onboarding:wizard_tokens": "pending_org",
         "accounts:apikey_revoke": "api_key",
         "alerts:acknowledge": "alert",
         "alerts:resolve": "alert",
@@ -73,7 +73,7 @@ class World:
         "api:auditevent-detail": "event",
     }
     PREFIXES = {
-        "tenants:wizard_": "org",
+        "onboarding:wizard_": "org",
         "operations:": "operation",
         "api:org-": "org",
         "api:datasource-": "datasource",
@@ -94,7 +94,7 @@ class World:
             return self.datasource.public_id
         if name.startswith("tenants:serviceapp"):
             return self.app.public_id
-        if name.startswith("tenants:org"):
+        if name.startswith(("tenants:org", "offboarding:org", "onboarding:wizard")):
             return self.org.public_id
         if name == "datasources:drift_resolve":
             return self.finding.public_id

@@ -5,7 +5,8 @@ The wizard's progress lives in the org row, not in the session: step 2 creates t
 `pending`, step 3 makes it `active`, so anyone with the permission can resume a half-finished
 onboarding from the org's page (`wizard_resume` picks the step from the org's status). Views
 parse input and call one service each; the rules live in `tenants.services` and
-`datasources.services` / `datasources.validation`.
+`datasources.services` / `datasources.validation`. The wizard spans both apps, so it lives on
+the top floor (URL namespace `onboarding`).
 """
 
 import uuid
@@ -20,10 +21,9 @@ from accounts.roles import Perm
 from byods_portal.forms import add_service_errors
 from datasources import services as datasource_services
 from datasources.forms import DataSourceForm
-
-from . import selectors, services
-from .forms import WizardAppForm, WizardOrgForm
-from .models import CustomerOrg
+from tenants import selectors, services
+from tenants.forms import WizardAppForm, WizardOrgForm
+from tenants.models import CustomerOrg
 
 Status = CustomerOrg.Status
 STEPS = ("Service App", "Org", "Tokens", "First data source", "Finish")
@@ -45,7 +45,7 @@ def wizard_app(request):
     form = WizardAppForm(request.POST if request.method == "POST" else None, apps=usable)
     if request.method == "POST" and form.is_valid():
         app = form.cleaned_data["service_app"]
-        return redirect("tenants:wizard_org", app_public_id=app.public_id)
+        return redirect("onboarding:wizard_org", app_public_id=app.public_id)
     return _render(
         request, "tenants/wizard_app.html", 1, form=form, usable=usable, unusable=unusable
     )
@@ -59,7 +59,7 @@ def wizard_org(request, app_public_id: uuid.UUID):
     usable, _ = selectors.serviceapp_onboarding_choices()
     if app not in usable:
         messages.error(request, f"{app.name} cannot onboard orgs right now: choose another.")
-        return redirect("tenants:wizard_app")
+        return redirect("onboarding:wizard_app")
     form = WizardOrgForm(
         request.POST or None, initial={"owner": request.user.pk, "region": app.region}
     )
@@ -77,7 +77,7 @@ def wizard_org(request, app_public_id: uuid.UUID):
             add_service_errors(form, exc)
         else:
             messages.success(request, f"Recorded {org.name}. Next, fetch its tokens from Webex.")
-            return redirect("tenants:wizard_tokens", public_id=org.public_id)
+            return redirect("onboarding:wizard_tokens", public_id=org.public_id)
     return _render(request, "tenants/wizard_org.html", 2, form=form, app=app)
 
 
@@ -87,9 +87,9 @@ def wizard_resume(request, public_id: uuid.UUID):
     """From the org's page: continue at the step the org's status says it has reached."""
     org = selectors.org_get_for_user(request.user, public_id)
     if org.status in services.WIZARD_RESUMABLE:
-        return redirect("tenants:wizard_tokens", public_id=org.public_id)
+        return redirect("onboarding:wizard_tokens", public_id=org.public_id)
     if org.status == Status.ACTIVE and not org.datasources.exists():
-        return redirect("tenants:wizard_datasource", public_id=org.public_id)
+        return redirect("onboarding:wizard_datasource", public_id=org.public_id)
     messages.info(request, f"{org.name} has nothing left to onboard.")
     return redirect("tenants:org_detail", public_id=org.public_id)
 
@@ -100,7 +100,7 @@ def wizard_tokens(request, public_id: uuid.UUID):
     """Step 3: fetch the org's tokens; Webex's refusal is shown with its reason and a retry."""
     org = selectors.org_get_for_user(request.user, public_id)
     if org.status == Status.ACTIVE:
-        return redirect("tenants:wizard_datasource", public_id=org.public_id)
+        return redirect("onboarding:wizard_datasource", public_id=org.public_id)
     if org.status not in services.WIZARD_RESUMABLE:
         messages.error(
             request, f"{org.name} is {org.get_status_display().lower()}: nothing to fetch."
@@ -117,7 +117,7 @@ def wizard_tokens(request, public_id: uuid.UUID):
             return redirect("tenants:org_detail", public_id=org.public_id)
         else:
             messages.success(request, f"{org.name} is active: its tokens are stored.")
-            return redirect("tenants:wizard_datasource", public_id=org.public_id)
+            return redirect("onboarding:wizard_datasource", public_id=org.public_id)
     return _render(request, "tenants/wizard_tokens.html", 3, org=org, refused=refused)
 
 
@@ -130,7 +130,7 @@ def wizard_datasource(request, public_id: uuid.UUID):
     org = selectors.org_get_for_user(request.user, public_id)
     if org.status != Status.ACTIVE:
         messages.error(request, f"{org.name} needs its tokens before a data source.")
-        return redirect("tenants:wizard_resume", public_id=org.public_id)
+        return redirect("onboarding:wizard_resume", public_id=org.public_id)
     form = DataSourceForm(request.POST or None, org=org)
     if request.method == "POST" and form.is_valid():
         payload = {name: form.cleaned_data[name] for name in DataSourceForm.PAYLOAD}
@@ -142,7 +142,7 @@ def wizard_datasource(request, public_id: uuid.UUID):
             messages.error(request, exc.reason)
         else:
             messages.success(request, f"Registered {ds.url} at Webex.")
-            return redirect("tenants:wizard_finish", public_id=org.public_id)
+            return redirect("onboarding:wizard_finish", public_id=org.public_id)
     return _render(request, "tenants/wizard_datasource.html", 4, org=org, form=form)
 
 
@@ -152,7 +152,7 @@ def wizard_finish(request, public_id: uuid.UUID):
     """Step 5: nothing to write; land on the org's page with what was achieved."""
     org = selectors.org_get_for_user(request.user, public_id)
     if org.status != Status.ACTIVE:
-        return redirect("tenants:wizard_resume", public_id=org.public_id)
+        return redirect("onboarding:wizard_resume", public_id=org.public_id)
     count = org.datasources.count()
     if count:
         messages.success(
