@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
-from byods_portal.forms import PortalFormMixin
+from core.forms import PortalFormMixin
 
 from . import throttle
 from .roles import Role

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from byods_portal.forms import add_service_errors
+from core.forms import add_service_errors
 
 from . import selectors, services
 from .forms import ApiKeyForm, ApiKeyRevokeForm

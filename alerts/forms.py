@@ -2,7 +2,7 @@
 
 from django import forms
 
-from byods_portal.forms import PortalFormMixin
+from core.forms import PortalFormMixin
 from tenants.models import CustomerOrg
 
 from .models import Kind

@@ -19,8 +19,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from byods_portal.forms import add_service_errors
-from byods_portal.pagination import CappedPaginator
+from core.forms import add_service_errors
+from core.pagination import CappedPaginator
 
 from . import selectors, services
 from .forms import ChannelForm, IncidentForm

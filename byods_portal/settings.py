@@ -95,7 +95,7 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
             ],
             # `{% load portal %}`: the project's own template helpers (e.g. `{% when dt %}`)
-            "libraries": {"portal": "byods_portal.templatetags.portal"},
+            "libraries": {"portal": "core.templatetags.portal"},
         },
     },
 ]
@@ -248,16 +248,16 @@ REST_FRAMEWORK = {
         "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["byods_portal.api.permissions.HasPortalPerm"],
-    "DEFAULT_THROTTLE_CLASSES": ["byods_portal.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "byods_portal.api.pagination.PortalPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.HasPortalPerm"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PortalPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "byods_portal.api.schema.PortalAutoSchema",
-    "EXCEPTION_HANDLER": "byods_portal.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_METADATA_CLASS": None,  # no OPTIONS introspection
 }
 SPECTACULAR_SETTINGS = {
@@ -269,7 +269,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["byods_portal.api.permissions.CanReadApiSchema"],
+    "SERVE_PERMISSIONS": ["core.api.permissions.CanReadApiSchema"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

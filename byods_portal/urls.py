@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.forms import SignInForm
+from operations import views_dashboard
 from tenants.views_webhook import webex_webhook
 
 from . import views
@@ -11,7 +12,7 @@ admin.site.site_header = "BYODS portal administration"
 admin.site.site_title = "BYODS portal admin"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", views_dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/webex/", webex_webhook, name="webex_webhook"),
     path(

@@ -1,21 +1,9 @@
-from urllib.parse import urlencode
-
-from django.conf import settings
-from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
-from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.roles import Perm
-from alerts.selectors import alert_open_count, alerts_open
-from datasources.selectors import HEALTH, datasource_health_counts
-from tenants.models import CustomerOrg
-from tenants.selectors import org_status_counts
-
-from . import dashboard as dashboard_reads
-from .health import run_checks
+from core.health import run_checks
 
 
 @require_GET
@@ -30,39 +18,3 @@ def healthz(request):
     ok = all(c.ok for c in checks)
     body = {"status": "ok" if ok else "down", "checks": {c.name: c.as_dict() for c in checks}}
     return JsonResponse(body, status=200 if ok else 503)
-
-
-@require_GET
-@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
-def dashboard(request):
-    """The landing page. A fixed number of queries whatever the number of orgs and data
-    sources (a test counts them): aggregates, LIMITed lists and two chart reads."""
-    now = timezone.now()
-    counts = org_status_counts()
-    health = dashboard_reads.cached_aggregate("health", datasource_health_counts)
-    return render(
-        request,
-        "dashboard.html",
-        {
-            "now": now,
-            "checks": run_checks(),
-            "org_counts": [
-                (value, label, counts[value]) for value, label in CustomerOrg.Status.choices
-            ],
-            "org_total": sum(counts.values()),
-            "attention": dashboard_reads.orgs_to_reauthorize(limit=10),
-            "health_counts": [
-                (value, label, health[value], f"?{urlencode({'health': value})}")
-                for value, label in HEALTH
-            ],
-            "datasource_total": sum(health.values()),
-            "deadlines": dashboard_reads.soonest_deadlines(now=now),
-            "alerts": alerts_open(limit=10),
-            "alert_count": alert_open_count(),
-            "expiry_chart": dashboard_reads.cached_aggregate(
-                "expiry-chart", lambda: dashboard_reads.token_expiry_chart(now=now)
-            ),
-            "aggregate_seconds": settings.PORTAL_AGGREGATE_CACHE_SECONDS,
-            "rotation_chart": dashboard_reads.rotation_chart(now=now),
-        },
-    )

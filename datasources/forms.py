@@ -6,7 +6,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from byods_portal.forms import PortalFormMixin
+from core.forms import PortalFormMixin
 
 
 class UTCDateTimeField(forms.DateTimeField):

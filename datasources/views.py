@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from byods_portal.dashboard import cached_aggregate
-from byods_portal.forms import add_service_errors
-from byods_portal.pagination import CappedPaginator
+from core.cache import cached_aggregate
+from core.forms import add_service_errors
+from core.pagination import CappedPaginator
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 

@@ -7,7 +7,7 @@ import uuid
 from django import forms
 from django.core.exceptions import ValidationError
 
-from byods_portal.forms import PortalFormMixin
+from core.forms import PortalFormMixin
 from tenants.models import CustomerOrg
 
 from .models import BulkOperation

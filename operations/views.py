@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Perm
-from byods_portal.forms import add_service_errors
+from core.forms import add_service_errors
 
 from . import selectors, services, tasks
 from .forms import ConfirmForm, SelectionForm

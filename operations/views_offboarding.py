@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from byods_portal.forms import add_service_errors
+from core.forms import add_service_errors
 from tenants import selectors, services
 from tenants.forms import OffboardForm
 from tenants.models import CustomerOrg

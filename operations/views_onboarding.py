@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm
-from byods_portal.forms import add_service_errors
+from core.forms import add_service_errors
 from datasources import services as datasource_services
 from datasources.forms import DataSourceForm
 from tenants import selectors, services

@@ -7,7 +7,7 @@ Encrypted fields are excluded from every form and list: the admin cannot show or
 from django.contrib import admin
 
 from accounts.roles import Perm
-from byods_portal.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField
 
 from .models import CustomerOrg, OrgToken, ServiceApp, WebhookEvent
 

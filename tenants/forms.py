@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from byods_portal.forms import PortalFormMixin
+from core.forms import PortalFormMixin
 
 from .models import CustomerOrg, Region, ServiceApp
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from byods_portal.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField
 from webex import ids
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from byods_portal.forms import add_service_errors
+from core.forms import add_service_errors
 
 from . import selectors, services
 from .forms import OnboardForm, ServiceAppForm, TokenPasteForm

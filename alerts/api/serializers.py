@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from byods_portal.api.serializers import FormSerializer
+from core.api.serializers import FormSerializer
 
 from ..forms import IncidentForm
 from ..models import Alert

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from accounts.api.authentication import ApiKeyPrincipal
 from accounts.roles import Perm
-from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example, example
-from byods_portal.api.views import PortalViewSet
+from core.api.errors import Conflict
+from core.api.schema import error_example, example
+from core.api.views import PortalViewSet
 from tenants.api.views import ORG_EXAMPLE
 
 from .. import selectors, services, tasks

@@ -10,7 +10,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.roles import Perm
-from byods_portal.api.views import PortalViewSet
+from core.api.views import PortalViewSet
 
 from ..export import csv_rows
 from ..models import AuditEvent

@@ -45,7 +45,7 @@ def test_every_model_field_goes_through_the_one_decision():
 
 
 def test_every_secret_the_portal_holds_is_encrypted_at_rest():
-    from byods_portal.encryption import EncryptedTextField
+    from core.encryption import EncryptedTextField
 
     for app, model, field in all_fields():
         if (app, model, field.name) in KNOWN_SECRET_FIELDS - DJANGO_OWN:

@@ -1,6 +1,2 @@
-"""What every API endpoint shares: permission, errors, paging, throttling, schema defaults.
-
-Each app's endpoints live in its `api/` package (serializers, views, urls, filters); the API
-root (`byods_portal.api.urls`) includes every installed app's `api/urls.py` it finds, so a new
-app's endpoints are one file away.
-"""
+"""The API root (urls.py: /api/v1/, the schema and its documentation) and the API's own
+endpoints (views.py: health). What every endpoint shares lives on the shared floor, core/api/."""

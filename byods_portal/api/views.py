@@ -1,36 +1,12 @@
-"""The base of every API view, and the API's own endpoints (health)."""
+"""The API's own endpoints (health); the base of every API view is core/api/views.py."""
 
-from django.contrib.auth.decorators import login_not_required
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api.authentication import ApiKeyPrincipal
 from accounts.roles import Perm
-from audit.context import Actor
-
-from ..health import run_checks
-
-
-class PortalAPIMixin:
-    """API views authenticate themselves (API key or session), so the site-wide login
-    redirect does not apply: they answer 401/403 in the API's error format instead."""
-
-    perms: dict[str, str] = {}
-
-    @classmethod
-    def as_view(cls, *args, **kwargs):
-        return login_not_required(super().as_view(*args, **kwargs))
-
-    def actor(self) -> Actor:
-        user = self.request.user
-        return user.actor if isinstance(user, ApiKeyPrincipal) else Actor.user(user)
-
-
-class PortalViewSet(PortalAPIMixin, viewsets.GenericViewSet):
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
-
+from core.api.views import PortalViewSet
+from core.health import run_checks
 
 _check = inline_serializer(
     "HealthCheck",

@@ -1,6 +1,6 @@
 import re
 
-from byods_portal.charts import Series, bar_chart
+from operations.charts import Series, bar_chart
 
 
 def chart(values, **kw):

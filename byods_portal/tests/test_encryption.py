@@ -4,7 +4,7 @@ import secrets
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from byods_portal.encryption import DecryptionError, KeyRing, split
+from core.encryption import DecryptionError, KeyRing, split
 
 
 def new_key() -> str:

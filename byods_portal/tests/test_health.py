@@ -2,7 +2,7 @@ import pytest
 from django.db.utils import ConnectionHandler
 from django.urls import reverse
 
-from byods_portal import health
+from core import health
 
 
 @pytest.mark.django_db

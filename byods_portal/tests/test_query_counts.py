@@ -51,7 +51,7 @@ def test_the_at_risk_condition_has_one_term_per_distinct_lifetime(db):
 
 @pytest.mark.django_db
 def test_the_capped_paginator_counts_up_to_its_cap(db):
-    from byods_portal.pagination import CappedPaginator
+    from core.pagination import CappedPaginator
     from datasources.models import DataSource
 
     build(orgs=10)  # 30 data sources

@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from byods_portal.templatetags.portal import relative
+from core.templatetags.portal import relative
 
 NOW = dt.datetime(2026, 11, 23, 10, 53, tzinfo=dt.UTC)
 

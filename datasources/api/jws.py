@@ -12,8 +12,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.roles import Perm
-from byods_portal.api.throttling import ApiKeyRateThrottle
-from byods_portal.api.views import PortalViewSet
+from core.api.throttling import ApiKeyRateThrottle
+from core.api.views import PortalViewSet
 
 from ..jws import Code, jws_verify_for_api
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from byods_portal.api.serializers import FormSerializer
+from core.api.serializers import FormSerializer
 
 from .. import selectors
 from ..forms import DataSourceForm, DisableForm

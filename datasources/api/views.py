@@ -10,9 +10,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.roles import Perm
-from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example, example
-from byods_portal.api.views import PortalViewSet
+from core.api.errors import Conflict
+from core.api.schema import error_example, example
+from core.api.views import PortalViewSet
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from byods_portal.api.serializers import form_value
+from core.api.serializers import form_value
 
 from ..forms import ConfirmForm, SelectionForm
 from ..models import BulkItem, BulkOperation

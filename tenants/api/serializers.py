@@ -7,7 +7,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from byods_portal.api.serializers import FormSerializer
+from core.api.serializers import FormSerializer
 
 from ..forms import OffboardForm, OnboardForm
 from ..models import CustomerOrg, OrgToken, Region, ServiceApp

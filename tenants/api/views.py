@@ -7,9 +7,9 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.roles import Perm
-from byods_portal.api.errors import Conflict
-from byods_portal.api.schema import error_example
-from byods_portal.api.views import PortalViewSet
+from core.api.errors import Conflict
+from core.api.schema import error_example
+from core.api.views import PortalViewSet
 
 from .. import selectors, services
 from ..models import CustomerOrg

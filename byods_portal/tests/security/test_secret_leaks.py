@@ -21,7 +21,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from alerts.tests.conftest import Receiver
-from byods_portal.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField
 
 from .conftest import CHANNEL_SECRET, SYSTEM, build_world, portal_routes
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from audit.context import Actor
 from audit.services import audit_record
 from audit.vocabulary import Action
-from byods_portal.encryption import PREFIX, EncryptedTextField, keyring
+from core.encryption import PREFIX, EncryptedTextField, keyring
 
 
 def encrypted_models():

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -20,16 +18,6 @@ from stats.counters import hour_start, rotation_outcomes_by_hour
 from tenants.models import CustomerOrg, OrgToken
 
 from .charts import Series, bar_chart
-
-
-def cached_aggregate(key: str, compute):
-    """A fleet-wide aggregate (health counts, the expiry histogram), computed at most once
-    per PORTAL_AGGREGATE_CACHE_SECONDS per cache. These scan every live data source; lists
-    and alerts stay live. 0 turns the cache off (the tests run so)."""
-    seconds = settings.PORTAL_AGGREGATE_CACHE_SECONDS
-    if seconds <= 0:
-        return compute()
-    return cache.get_or_set(f"portal:aggregate:{key}", compute, seconds)
 
 
 def orgs_to_reauthorize(*, limit: int = 10) -> list[CustomerOrg]:

@@ -19,8 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core import policy as rules
-from datasources.services import DataSourceBusy, DataSourceError
-from tenants.services import IllegalTransition, WebexRefused
+from core.errors import PortalError
 from webex.errors import WebexError, WebexRateLimited
 
 logger = logging.getLogger(__name__)
@@ -89,18 +88,13 @@ def api_exception_handler(exc, context) -> Response | None:
         if hasattr(exc, "error_dict"):
             return _validation({k: list(v) for k, v in exc.message_dict.items()})
         return _validation({"non_field_errors": list(exc.messages)})
-    if isinstance(exc, DataSourceBusy):  # single flight: another call is at Webex right now
-        response = Response(body("busy", exc.reason), status=status.HTTP_409_CONFLICT)
-        response["Retry-After"] = "5"
+    if isinstance(exc, PortalError):  # a service's refusal: Webex's (502/503) or the state's
+        if exc.error is not None:
+            return _webex(exc.error, exc.message)
+        response = Response(body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
+        if exc.code == "busy":  # single flight: another call is at Webex right now
+            response["Retry-After"] = "5"
         return response
-    if isinstance(exc, DataSourceError):
-        if exc.error is None:
-            return Response(body("conflict", exc.reason), status=status.HTTP_409_CONFLICT)
-        return _webex(exc.error, exc.reason)
-    if isinstance(exc, WebexRefused):
-        return _webex(exc.error, exc.reason)
-    if isinstance(exc, IllegalTransition):
-        return Response(body("illegal_transition", str(exc)), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, WebexError):
         return _webex(exc, f"Webex call failed: {exc.message}")
     response = drf_exception_handler(exc, context)
