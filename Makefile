@@ -4,11 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-embedded venv lint bench soak clean help
+.PHONY: run test test-embedded venv lint check bench soak clean help
 
 help:
 	@echo "make run    set up everything and start the portal, worker, beat and Webex emulator"
-	@echo "make test   set up and run the whole test suite and the linter"
+	@echo "make test   set up and run the checks (lint, format, layers, types) and the whole suite"
 	@echo "make bench  run every benchmark in bench/ and write bench/RESULTS.md"
 	@echo "make soak   ten minutes of rotation under faults, a killed worker and a broker restart"
 
@@ -35,9 +35,17 @@ run: venv
 
 # Services: see scripts/test_services.py (PostgreSQL/Redis when they answer, required under CI).
 # pytest's exit code 5 (no tests collected) is non-zero, so make fails on it as it should.
-test: venv
+test: venv check
 	@exports="$$($(BIN)/python scripts/test_services.py)" || exit 1; eval "$$exports"; \
-	$(BIN)/ruff check . && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The static checks `make test` runs first (and .pre-commit-config.yaml runs on commit): lint,
+# format, the layer contracts in pyproject.toml, and the types.
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DJANGO_SETTINGS_MODULE=byods_portal.settings_test $(BIN)/mypy .
 
 # The same suite on the embedded defaults `make run` uses (SQLite, filesystem broker); the
 # browser tests (marker `browser`) already ran in `make test` and do not depend on the database.
