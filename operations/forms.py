@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from core.forms import PortalFormMixin
 from tenants.models import CustomerOrg
 
+from .kinds import KINDS, NEEDS_MESSAGE
 from .models import BulkOperation
 from .selectors import FILTERS, Selection
 
@@ -80,9 +81,7 @@ class ConfirmForm(PortalFormMixin, forms.Form):
 
     message = forms.CharField(
         label="Message for the customer's admin",
-        error_messages={
-            "required": "Disabling needs a message: the customer's admin sees it in Control Hub."
-        },
+        error_messages={"required": NEEDS_MESSAGE},
         max_length=256,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Shown in Control Hub beside each disabled data source (up to 256 characters).",
@@ -106,16 +105,11 @@ class ConfirmForm(PortalFormMixin, forms.Form):
         error_messages={"required": "Type the number of orgs to offboard."},
     )
 
-    FIELDS = {
-        BulkOperation.Kind.DISABLE: ("message",),
-        BulkOperation.Kind.OFFBOARD: ("mode", "reason", "confirm_count"),
-    }
-    PARAMS = ("message", "mode", "reason")
-
     def __init__(self, *args, kind: str, expected: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.expected = expected
-        keep = self.FIELDS.get(kind, ())
+        self.kind = KINDS[kind]
+        keep = self.kind.confirm_fields
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
@@ -130,4 +124,4 @@ class ConfirmForm(PortalFormMixin, forms.Form):
 
     def params(self) -> dict:
         """The action's input for the service (the typed confirmation stays here)."""
-        return {n: self.cleaned_data.get(n) or "" for n in self.PARAMS if n in self.fields}
+        return {n: self.cleaned_data.get(n) or "" for n in self.kind.params}

@@ -2,8 +2,10 @@
 
 Every item calls the existing single-target service (`datasources.services.datasource_rotate`,
 `datasource_disable`, `datasource_enable`, `tenants.services.org_offboard_start` + `_run`) with
-the acting user as the actor, so each change is audited exactly as if done one by one. This
-module only adds the bookkeeping: which targets, what happened to each, and counters.
+the acting user as the actor, so each change is audited exactly as if done one by one. What
+differs between the kinds (permission, targets, input, skip rule, the action itself) is in
+`operations.kinds`, one class per kind; this module only adds the bookkeeping that is the same
+for all: which targets, what happened to each, and counters.
 
 Resuming: items are settled one by one, each in its own transaction together with the
 operation's counters. An item is marked `started_at` before its action runs; a run that finds a
@@ -23,34 +25,23 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.roles import Perm
 from audit.context import Actor
 from audit.services import audit_record
 from audit.vocabulary import Action
 from core.webex_adapter import explain
 from datasources import services as ds_services
-from datasources.models import DataSource
-from operations.offboarding import org_offboard_run
 from tenants import services as tenant_services
-from tenants.models import CustomerOrg
 from webex.errors import WebexError
 
+from .kinds import KINDS, REASON_MAX, BulkKind, bulk_kind
 from .models import BulkItem, BulkOperation
-from .selectors import FILTERS, Selection, bulk_item_targets
+from .selectors import FILTERS, Selection
 
 Kind = BulkOperation.Kind
 TargetType = BulkOperation.TargetType
 ItemState = BulkItem.State
 OpState = BulkOperation.State
 
-# kind -> (target type, the permission its single-target page requires)
-KINDS: dict[str, tuple[str, str]] = {
-    Kind.ROTATE: (TargetType.DATASOURCE, Perm.EDIT_DATASOURCES),
-    Kind.DISABLE: (TargetType.DATASOURCE, Perm.OPERATE),
-    Kind.ENABLE: (TargetType.DATASOURCE, Perm.OPERATE),
-    Kind.OFFBOARD: (TargetType.ORG, Perm.OPERATE),
-}
-NEEDS_MESSAGE = "Disabling needs a message: the customer's admin sees it in Control Hub."
 SAMPLE_SIZE = 10
 MAX_ATTEMPTS = 3  # runs that may be interrupted while applying one item before it fails
 INTERRUPTED = "interrupted {n} times while being applied (see the worker logs); retry it later"
@@ -65,68 +56,12 @@ def _lease() -> dt.timedelta:
 
 def bulk_kind_allowed(user, kind: str) -> bool:
     """May `user` start (or retry) a bulk operation of this kind?"""
-    return kind in KINDS and user.has_perm(KINDS[kind][1])
+    return kind in KINDS and KINDS[kind].allowed(user)
 
 
 # ------------------------------------------------------------------------- what will change
-def _org_state_reason(org: CustomerOrg) -> str:
-    return f"its org {org.name} is {org.get_status_display().lower()}"
-
-
-def _skip_reason(kind: str, target) -> str:
-    """Why this target would not change (empty: it will). The same rule serves the preview,
-    the start and every item at run time, so what the preview promised is what happens."""
-    if kind == Kind.OFFBOARD:
-        if target.status == CustomerOrg.Status.OFFBOARDED:
-            return "already offboarded"
-        return ""
-    if target.deleted_at:
-        return "deleted"
-    if kind == Kind.DISABLE and target.status == DataSource.Status.DISABLED:
-        return "already disabled"
-    if kind == Kind.ENABLE and target.status == DataSource.Status.ACTIVE:
-        return "already active"
-    if kind == Kind.ROTATE and target.status != DataSource.Status.ACTIVE:
-        return "disabled: only active data sources rotate"
-    if target.org.status != CustomerOrg.Status.ACTIVE:
-        return _org_state_reason(target.org)
-    if kind == Kind.ROTATE and target.missing_at_webex_since:
-        return "gone at Webex (see the drift page)"
-    return ""
-
-
-_FIELDS = {  # what _skip_reason and _label read: load only that for thousands of rows
-    TargetType.DATASOURCE: (
-        "public_id",
-        "url",
-        "status",
-        "deleted_at",
-        "missing_at_webex_since",
-        "org__name",
-        "org__status",
-    ),
-    TargetType.ORG: ("public_id", "name", "status"),
-}
-
-
-def _iter_targets(kind: str, selection: Selection):
-    item_type = KINDS[kind][0]
-    qs = bulk_item_targets(selection, item_type)
-    if item_type == TargetType.ORG:
-        qs = qs.select_related(None)
-    return qs.only(*_FIELDS[item_type]).iterator(chunk_size=CREATE_BATCH)
-
-
-def _describe(kind: str, selection: Selection) -> str:
-    if KINDS[kind][0] == selection.target_type:
-        return selection.describe()
-    return f"the data sources of {selection.describe()}"
-
-
-def _label(target) -> str:
-    if isinstance(target, CustomerOrg):
-        return target.name[:200]
-    return f"{target.org.name} · {target.url}"[:200]
+def _iter_targets(kind: BulkKind, selection: Selection):
+    return kind.targets(selection).iterator(chunk_size=CREATE_BATCH)
 
 
 @dataclass(frozen=True)
@@ -144,41 +79,43 @@ class Preview:
         return sum(n for _, n in self.skipped)
 
 
-def _check_selection(kind: str, selection: Selection) -> None:
+def _check_selection(kind: str, selection: Selection) -> BulkKind:
+    """The kind chosen, once the selection is known to suit it."""
     if kind not in KINDS:
         raise ValidationError({"kind": f"Choose one of: {', '.join(Kind.values)}."})
-    item_type = KINDS[kind][0]
+    bulk = KINDS[kind]
     # Data source actions may also be chosen on orgs: they apply to the orgs' data sources.
-    if item_type != selection.target_type and item_type != TargetType.DATASOURCE:
-        noun = TargetType(item_type).label.lower()
-        raise ValidationError({"kind": f"{Kind(kind).label} applies to {noun} only."})
+    if selection.target_type not in bulk.chosen_on:
+        noun = TargetType(bulk.target_type).label.lower()
+        raise ValidationError({"kind": f"{bulk.label} applies to {noun} only."})
     if not selection.all_matching and not selection.public_ids:
         raise ValidationError({"ids": "Select at least one row, or all rows matching the filter."})
     unknown = set(selection.filters) - set(FILTERS[selection.target_type])
     if unknown:
         raise ValidationError({"filters": f"Unknown filter: {', '.join(sorted(unknown))}."})
+    return bulk
 
 
 def bulk_preview(*, kind: str, selection: Selection) -> Preview:
     """What `bulk_operation_start` would do now: how many targets, which are skipped and why,
     and a sample of those that change. Reads only."""
-    _check_selection(kind, selection)
+    bulk = _check_selection(kind, selection)
     total = will_change = 0
     reasons: Counter[str] = Counter()
     sample: list[str] = []
-    for target in _iter_targets(kind, selection):
+    for target in _iter_targets(bulk, selection):
         total += 1
-        reason = _skip_reason(kind, target)
+        reason = bulk.skip_reason(target)
         if reason:
             reasons[reason] += 1
             continue
         will_change += 1
         if len(sample) < SAMPLE_SIZE:
-            sample.append(_label(target))
+            sample.append(bulk.label_of(target))
     return Preview(
         kind=kind,
-        target_type=KINDS[kind][0],
-        selection=_describe(kind, selection),
+        target_type=bulk.target_type,
+        selection=bulk.describe(selection),
         total=total,
         will_change=will_change,
         skipped=reasons.most_common(),
@@ -187,32 +124,6 @@ def bulk_preview(*, kind: str, selection: Selection) -> Preview:
 
 
 # ------------------------------------------------------------------------- start / retry
-def _clean_params(kind: str, params: dict) -> dict:
-    """The action's own input, checked with the same rules as the single-target pages."""
-    params = params or {}
-    if kind == Kind.DISABLE:
-        message = str(params.get("message") or "").strip()
-        if not message:
-            raise ValidationError({"message": NEEDS_MESSAGE})
-        if len(message) > 256:
-            raise ValidationError({"message": "Keep the message under 256 characters."})
-        return {"message": message}
-    if kind == Kind.OFFBOARD:
-        errors = {}
-        mode = str(params.get("mode") or "")
-        reason = str(params.get("reason") or "").strip()
-        if mode not in CustomerOrg.OffboardMode.values:
-            errors["mode"] = "Choose whether to disable or delete the orgs' data sources."
-        if len(reason) < 5:
-            errors["reason"] = (
-                "Give a reason (at least 5 characters): it is kept in the audit trail."
-            )
-        if errors:
-            raise ValidationError(errors)
-        return {"mode": mode, "reason": reason}
-    return {}
-
-
 def _create(
     *, kind: str, target_type: str, params: dict, targets, user, retry_of=None, actor
 ) -> BulkOperation:
@@ -279,15 +190,15 @@ def bulk_operation_start(
 ) -> BulkOperation:
     """Validate, snapshot the targets as items (those to skip are settled at once) and record
     the start. The caller schedules `operations.run` on commit."""
-    _check_selection(kind, selection)
-    clean = _clean_params(kind, params or {})
-    clean["selection"] = _describe(kind, selection)
+    bulk = _check_selection(kind, selection)
+    clean = bulk.clean_params(params or {})
+    clean["selection"] = bulk.describe(selection)
     targets = (
-        (t.public_id, _label(t), _skip_reason(kind, t)) for t in _iter_targets(kind, selection)
+        (t.public_id, bulk.label_of(t), bulk.skip_reason(t)) for t in _iter_targets(bulk, selection)
     )
     return _create(
         kind=kind,
-        target_type=KINDS[kind][0],
+        target_type=bulk.target_type,
         params=clean,
         targets=targets,
         user=user,
@@ -324,87 +235,27 @@ def bulk_operation_retry_failures(
 
 
 # ------------------------------------------------------------------------- run
-def _load(op: BulkOperation, item: BulkItem):
-    if op.target_type == TargetType.ORG:
-        return (
-            CustomerOrg.objects.select_related("service_app")
-            .filter(public_id=item.target_public_id)
-            .first()
-        )
-    return (
-        DataSource.objects.select_related("org__service_app")
-        .filter(public_id=item.target_public_id, deleted_at__isnull=True)
-        .first()
-    )
-
-
-def _already_applied(op: BulkOperation, item: BulkItem, target) -> bool:
+def _already_applied(kind: BulkKind, item: BulkItem, target) -> bool:
     """A started item whose target already shows the change: applied before a crash."""
-    if item.started_at is None:
-        return False
-    if op.kind == Kind.DISABLE:
-        return target.status == DataSource.Status.DISABLED
-    if op.kind == Kind.ENABLE:
-        return target.status == DataSource.Status.ACTIVE
-    if op.kind == Kind.ROTATE:
-        return bool(target.last_rotated_at and target.last_rotated_at >= item.started_at)
-    if op.kind == Kind.OFFBOARD:
-        return target.status == CustomerOrg.Status.OFFBOARDED
-    return False
+    return item.started_at is not None and kind.already_applied(target, since=item.started_at)
 
 
 def _apply(op: BulkOperation, target, actor: Actor) -> tuple[str, str]:
-    """Run the single-target service; returns (item state, reason). Typed refusals become a
-    failed item with a reason written for staff (never secrets: the services' own wording)."""
+    """Run the kind's single-target service; returns (item state, reason). Typed refusals
+    become a failed item with a reason written for staff (never secrets: the services' own
+    wording)."""
     try:
-        if op.kind == Kind.ROTATE:
-            result = ds_services.datasource_rotate(
-                ds_id=target.pk, actor=actor, force=True, seen_version=target.version
-            )
-            if result.outcome == "rotated":
-                return ItemState.SUCCEEDED, ""
-            if result.outcome in ("skipped", "in_progress", "already_rotated"):
-                return ItemState.SKIPPED, result.detail
-            labels = {
-                "rate_limited": "Webex is rate-limiting; the rotation engine retries it shortly",
-                "paused": "rotation is paused",
-                "missing": "gone at Webex",
-            }
-            detail = result.detail or ""
-            head = labels.get(result.outcome, "rotation failed")
-            return ItemState.FAILED, f"{head}: {detail}".rstrip(": ")[:500]
-        if op.kind == Kind.DISABLE:
-            ds_services.datasource_disable(ds=target, message=op.params["message"], actor=actor)
-            return ItemState.SUCCEEDED, ""
-        if op.kind == Kind.ENABLE:
-            ds_services.datasource_enable(ds=target, actor=actor)
-            return ItemState.SUCCEEDED, ""
-        if op.kind == Kind.OFFBOARD:
-            org = target
-            if org.status != CustomerOrg.Status.OFFBOARDING:
-                # The bulk confirmation stands in for typing each org's name.
-                org = tenant_services.org_offboard_start(
-                    org=org,
-                    confirm_name=org.name,
-                    mode=op.params["mode"],
-                    reason=op.params["reason"],
-                    actor=actor,
-                )
-            outcome = org_offboard_run(org=org, actor=actor)
-            if outcome in ("offboarded", "already offboarded"):
-                return ItemState.SUCCEEDED, ""
-            return ItemState.FAILED, outcome[:500]
+        return bulk_kind(op.kind).apply(target, params=op.params, actor=actor)
     except ds_services.DataSourceError as exc:
-        return ItemState.FAILED, exc.reason[:500]
+        return ItemState.FAILED, exc.reason[:REASON_MAX]
     except tenant_services.WebexRefused as exc:
-        return ItemState.FAILED, exc.reason[:500]
+        return ItemState.FAILED, exc.reason[:REASON_MAX]
     except WebexError as exc:
-        return ItemState.FAILED, explain(exc)[:500]
+        return ItemState.FAILED, explain(exc)[:REASON_MAX]
     except tenant_services.IllegalTransition as exc:
-        return ItemState.SKIPPED, str(exc)[:500]
+        return ItemState.SKIPPED, str(exc)[:REASON_MAX]
     except ValidationError as exc:
-        return ItemState.FAILED, "; ".join(exc.messages)[:500]
-    raise ValueError(f"unknown bulk kind {op.kind!r}")
+        return ItemState.FAILED, "; ".join(exc.messages)[:REASON_MAX]
 
 
 _COUNTER = {
@@ -488,16 +339,17 @@ def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
         BulkOperation.objects.filter(pk=op.pk, started_at__isnull=True).update(started_at=now)
     actor = _run_actor(op)
     try:
+        kind = bulk_kind(op.kind)
         pending = list(op.items.filter(state=ItemState.PENDING).order_by("pk")[:limit])
         for item in pending:
-            target = _load(op, item)
+            target = kind.load(item.target_public_id)
             if target is None:
                 _settle(op, item, ItemState.SKIPPED, "no longer exists")
                 continue
-            if _already_applied(op, item, target):
+            if _already_applied(kind, item, target):
                 _settle(op, item, ItemState.SUCCEEDED, "applied before an interruption")
                 continue
-            reason = _skip_reason(op.kind, target)
+            reason = kind.skip_reason(target)
             if reason:
                 _settle(op, item, ItemState.SKIPPED, reason)
                 continue

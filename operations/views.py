@@ -1,8 +1,8 @@
 """Pages of the bulk flow: choose (on a list) -> preview -> confirm -> progress -> report.
 
-Who may start an operation follows the single-target pages exactly (`services.KINDS`): rotate
-now needs EDIT_DATASOURCES, disable / enable / offboard need OPERATE. Everyone with
-VIEW_PORTAL may watch operations and read their reports.
+Who may start an operation follows the single-target pages exactly (each kind's `perm` in
+`operations.kinds`): rotate now needs EDIT_DATASOURCES, disable / enable / offboard need
+OPERATE. Everyone with VIEW_PORTAL may watch operations and read their reports.
 """
 
 import uuid
@@ -21,6 +21,7 @@ from core.forms import add_service_errors
 
 from . import selectors, services, tasks
 from .forms import ConfirmForm, SelectionForm
+from .kinds import KINDS
 from .models import BulkItem, BulkOperation
 
 LIST_PAGES = {
@@ -42,16 +43,17 @@ def _back_to_list(request, form: SelectionForm):
 
 
 def _preview_page(request, form: SelectionForm, preview, confirm: ConfirmForm, status=200):
-    kind = form.cleaned_data["kind"]
+    kind = KINDS[form.cleaned_data["kind"]]
     return render(
         request,
         "operations/preview.html",
         {
             "preview": preview,
-            "kind_label": BulkOperation.Kind(kind).label,
+            "kind_label": kind.label,
             "selection_form": form,
             "confirm": confirm,
-            "destructive": kind in (BulkOperation.Kind.DISABLE, BulkOperation.Kind.OFFBOARD),
+            "destructive": kind.destructive,
+            "warning": kind.warning,
             "list_url_name": LIST_PAGES[form.cleaned_data["target"]],
         },
         status=status,

@@ -17,10 +17,13 @@ from rest_framework import serializers
 from core.api.serializers import form_value
 
 from ..forms import ConfirmForm, SelectionForm
+from ..kinds import KINDS
 from ..models import BulkItem, BulkOperation
 from ..selectors import FILTERS
 
 FILTER_NAMES = sorted({name for names in FILTERS.values() for name in names})
+# Every field some kind's confirmation asks for; `ConfirmForm` keeps those of the kind chosen.
+CONFIRM_FIELDS = tuple(dict.fromkeys(f for kind in KINDS.values() for f in kind.confirm_fields))
 
 
 def _form_errors(form, rename: dict[str, str] | None = None) -> serializers.ValidationError:
@@ -131,7 +134,7 @@ def confirm_params(data, *, kind: str, expected: int) -> dict:
     """The action's input, checked by the page's `ConfirmForm` (same fields, same messages)."""
     prepared = {
         name: form_value(data.get(name))
-        for name in ("message", "mode", "reason", "confirm_count")
+        for name in CONFIRM_FIELDS
         if isinstance(data, Mapping) and name in data
     }
     form = ConfirmForm(data=prepared, kind=kind, expected=expected)

@@ -2,8 +2,9 @@
 
 The same rules as the pages (`operations.views`): anyone who may read the portal may watch
 operations; starting or retrying one needs the permission of its kind's single-target action
-(`services.bulk_kind_allowed`), checked after the input names a kind. The work runs in the
-`operations.run` task, scheduled when the transaction commits; poll the operation for progress.
+(the `perm` of its class in `operations.kinds`, through `services.bulk_kind_allowed`), checked
+after the input names a kind. The work runs in the `operations.run` task, scheduled when the
+transaction commits; poll the operation for progress.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
