@@ -20,7 +20,7 @@ from webex.errors import WebexError, WebexForbidden, WebexUnauthorized
 
 from ..models import CustomerOrg, OrgToken, ServiceApp
 from ._common import _org_target
-from .activation import _apply_snapshot, _fetch_tokens_recorded, _save_with_tokens, _snapshot
+from .activation import _activate, _apply_snapshot, _fetch_tokens_recorded, _snapshot
 from .lifecycle import org_transition
 
 logger = logging.getLogger(__name__)
@@ -234,24 +234,22 @@ def org_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None) -> bool:
     except WebexError:
         return False
     now = timezone.now()
-    with transaction.atomic():
-        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
-        if org.status not in (Status.AUTHORIZED, Status.REAUTHORIZATION_REQUIRED, Status.ACTIVE):
-            return False  # deauthorized or offboarded meanwhile: do not revive by accident
-        before = org.status
-        if org.status != Status.ACTIVE:
-            org_transition(org, Status.ACTIVE)
-        _save_with_tokens(
-            org,
-            pair,
-            now=now,
-            before=before,
-            action=Action.ORG_TOKENS_FETCHED,
-            summary=f"Fetched tokens for {org.name}"
-            + (": Webex no longer accepted the stored ones" if before == Status.ACTIVE else ""),
-            actor=actor,
-        )
-    return True
+    activated = _activate(
+        org,
+        pair=pair,
+        snapshot=None,  # taken when the org became authorized
+        app=app,
+        # deauthorized or offboarded meanwhile: do not revive by accident (None, not raised)
+        expect=(Status.AUTHORIZED, Status.REAUTHORIZATION_REQUIRED, Status.ACTIVE),
+        action=Action.ORG_TOKENS_FETCHED,
+        summary=lambda org, before: (
+            f"Fetched tokens for {org.name}"
+            + (": Webex no longer accepted the stored ones" if before == Status.ACTIVE else "")
+        ),
+        actor=actor,
+        now=now,
+    )
+    return activated is not None
 
 
 @transaction.atomic

@@ -22,14 +22,8 @@ from webex.types import TokenPair
 
 from ..models import CustomerOrg, ServiceApp
 from ._common import _org_target
-from .activation import (
-    _apply_snapshot,
-    _authorization_at_webex,
-    _fetch_tokens_recorded,
-    _save_with_tokens,
-    _snapshot,
-)
-from .lifecycle import IllegalTransition, WebexRefused, org_transition
+from .activation import _activate, _authorization_at_webex, _fetch_tokens_recorded, _snapshot
+from .lifecycle import TRANSITIONS, IllegalTransition, WebexRefused
 
 Status = CustomerOrg.Status
 
@@ -43,23 +37,16 @@ def parse_org_id(value: str) -> uuid.UUID:
         ) from None
 
 
-def _save_onboarded(org: CustomerOrg, pair: TokenPair, *, now, before, actor) -> None:
-    """Save an org that has just become active with its first tokens (the onboarding page and
-    the wizard's token step), recording what Webex authorized."""
-    org.full_clean()
-    _save_with_tokens(
-        org,
-        pair,
-        now=now,
-        before=before,
-        action=Action.ORG_ONBOARDED,
-        summary=f"Onboarded {org.name} and fetched its tokens",
-        actor=actor,
-        extra_changes={
-            "authorized_domains": {"before": None, "after": org.authorized_domains},
-            "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-        },
-    )
+def _onboarded(org: CustomerOrg, before: str | None) -> str:
+    """The audit summary of an org that has just become active with its first tokens (the
+    onboarding page and the wizard's token step)."""
+    return f"Onboarded {org.name} and fetched its tokens"
+
+
+# Once the org is locked, `org_onboard` goes on only from a state in which the table lets the
+# admin's authorization start: an org that a webhook made authorized or active meanwhile is
+# refused, not onboarded twice.
+_ONBOARDABLE = frozenset(state for state, to in TRANSITIONS.items() if Status.AUTHORIZED in to)
 
 
 def org_onboard(
@@ -97,18 +84,21 @@ def org_onboard(
     except WebexError as exc:
         raise WebexRefused(explain(exc), exc) from exc
     snapshot = _snapshot(app, client, org_uuid)
-    with transaction.atomic():
-        org = existing or CustomerOrg(service_app=app, webex_org_id=org_uuid)
-        org = CustomerOrg.objects.select_for_update().get(pk=org.pk) if org.pk else org
-        before_status = org.status if org.pk else None
-        org.name, org.region, org.owner = name.strip(), region, owner
-        _apply_snapshot(org, app, snapshot, now)
-        if org.pk is None:
-            org.status = Status.PENDING
-        org_transition(org, Status.AUTHORIZED)
-        org_transition(org, Status.ACTIVE)
-        _save_onboarded(org, pair, now=now, before=before_status, actor=actor)
-    return org
+    return _activate(
+        existing or CustomerOrg(service_app=app, webex_org_id=org_uuid, status=Status.PENDING),
+        pair=pair,
+        snapshot=snapshot,
+        app=app,
+        details={"name": name.strip(), "region": region, "owner": owner},
+        expect=_ONBOARDABLE,
+        moved_on=lambda org: IllegalTransition(
+            f"{name.strip()}: {org.status} -> {Status.AUTHORIZED} is not allowed"
+        ),
+        action=Action.ORG_ONBOARDED,
+        summary=_onboarded,
+        actor=actor,
+        now=now,
+    )
 
 
 # The onboarding wizard keeps its progress in the org row: step 2 creates the org `pending`,
@@ -183,17 +173,21 @@ def org_onboarding_tokens_fetch(*, org: CustomerOrg, actor: Actor | None = None)
         raise WebexRefused(explain(exc), exc) from exc
     snapshot = _snapshot(app, webex_client_for(app), org.webex_org_id)
     now = timezone.now()
-    with transaction.atomic():
-        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
-        if org.status not in WIZARD_RESUMABLE:  # changed meanwhile (webhook, offboarding)
-            raise IllegalTransition(f"{org.name} became {org.get_status_display().lower()}.")
-        before = org.status
-        _apply_snapshot(org, app, snapshot, now)
-        if org.status == Status.PENDING:
-            org_transition(org, Status.AUTHORIZED)
-        org_transition(org, Status.ACTIVE)
-        _save_onboarded(org, pair, now=now, before=before, actor=actor)
-    return org
+    return _activate(
+        org,
+        pair=pair,
+        snapshot=snapshot,
+        app=app,
+        expect=WIZARD_RESUMABLE,
+        # changed meanwhile (webhook, offboarding)
+        moved_on=lambda org: IllegalTransition(
+            f"{org.name} became {org.get_status_display().lower()}."
+        ),
+        action=Action.ORG_ONBOARDED,
+        summary=_onboarded,
+        actor=actor,
+        now=now,
+    )
 
 
 # A token is one opaque word: anything with spaces, line breaks or control characters is a
@@ -378,29 +372,20 @@ def org_tokens_paste(
     pair, snapshot = _paste_verify(
         org, access_token=access_token, refresh_token=refresh_token, actor=actor
     )
-    app = org.service_app
-    with transaction.atomic():
-        org = CustomerOrg.objects.select_for_update().get(pk=org.pk)
-        if org.status == Status.OFFBOARDING:  # offboarding started meanwhile
-            raise IllegalTransition(f"{org.name} is being offboarded: tokens are not taken now.")
-        before = org.status
-        _apply_snapshot(org, app, snapshot, now)
-        if org.status in (Status.PENDING, Status.DEAUTHORIZED, Status.OFFBOARDED):
-            org_transition(org, Status.AUTHORIZED)
-        if org.status != Status.ACTIVE:
-            org_transition(org, Status.ACTIVE)
-        org.full_clean()
-        _save_with_tokens(
-            org,
-            pair,
-            now=now,
-            before=before,
-            action=Action.ORG_TOKENS_FETCHED,
-            summary=f"Stored a hand-pasted token pair for {org.name}, verified with Webex",
-            actor=actor,
-            extra_changes={
-                "authorized_domains": {"before": None, "after": org.authorized_domains},
-                "authorized_schema_ids": {"before": None, "after": org.authorized_schema_ids},
-            },
-        )
-    return org
+    return _activate(
+        org,
+        pair=pair,
+        snapshot=snapshot,
+        app=org.service_app,
+        expect=frozenset(Status.values) - {Status.OFFBOARDING},
+        # offboarding started meanwhile
+        moved_on=lambda org: IllegalTransition(
+            f"{org.name} is being offboarded: tokens are not taken now."
+        ),
+        action=Action.ORG_TOKENS_FETCHED,
+        summary=lambda org, before: (
+            f"Stored a hand-pasted token pair for {org.name}, verified with Webex"
+        ),
+        actor=actor,
+        now=now,
+    )
