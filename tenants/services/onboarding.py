@@ -229,6 +229,8 @@ def _paste_verify(
     Webex has no read that names a token's org directly: an org without data sources is
     matched only through step 2. Each refusal is audited (with Webex's trackingId) and raised
     as a ValidationError naming the field; a Webex outage is `WebexRefused`.
+    Longer than most on purpose: a security check whose proofs must run in this order and
+    refuse the same way, so it is reviewed top to bottom in one place.
     """
     app = org.service_app
     client = webex_client_for(app)
@@ -335,7 +337,8 @@ def org_tokens_paste(
     `access_expires_at`) and nothing is stored: the org row and its tokens stay as they were,
     and the refused attempt is audited with Webex's trackingId. The expiry times stored are
     Webex's (from the verifying refresh), not the ones typed in, which only guard against
-    pasting a pair already known to be expired.
+    pasting a pair already known to be expired. Most of its length is those input checks,
+    gathered so that every problem is shown beside its field at once.
     """
     now = timezone.now()
     access_token, refresh_token = access_token.strip(), refresh_token.strip()

@@ -92,7 +92,8 @@ def org_tokens_refresh(
     token version the caller saw: a caller that got a 401 refreshes only if nobody has replaced
     that token yet; a "refresh now" (`force`: button, API) is answered `already_refreshed` when
     the token was refreshed since it looked or within SINGLE_FLIGHT_SECONDS. So fifty
-    concurrent callers of either kind cause one call to Webex.
+    concurrent callers of either kind cause one call to Webex. One function on purpose: the
+    lock spans the re-check, the call and the stored answer, and that span is read whole.
     """
     now = timezone.now()
     with transaction.atomic():
