@@ -24,10 +24,12 @@ SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 EXEMPT = {
     "accounts.services.generate_password": "returns a random string",
     "accounts.services.apikey_hash": "a digest",
-    "tenants.services.org_transition": "in-memory check used inside the audited services",
-    "tenants.services.parse_org_id": "parses input",
-    "tenants.services.org_token_due": "a predicate",
-    "tenants.services.org_tokens_claim_due": "a work lease; the refresh it leads to is audited",
+    "tenants.services.lifecycle.org_transition": "in-memory check used inside the audited services",
+    "tenants.services.onboarding.parse_org_id": "parses input",
+    "tenants.services.tokens.org_token_due": "a predicate",
+    "tenants.services.tokens.org_tokens_claim_due": (
+        "a work lease; the refresh it leads to is audited"
+    ),
     "datasources.services.new_nonce": "returns a random string",
     "datasources.services.datasource_claim_due": "a work lease; the rotation is audited",
     "audit.services.audit_record": "the recorder itself",
@@ -35,9 +37,13 @@ EXEMPT = {
     "operations.services.bulk_preview": "reads only: what a bulk operation would change",
     "operations.services.bulk_kind_allowed": "a predicate",
     "alerts.services.webhook_signature": "computes an HMAC",
-    "tenants.services.org_offboard_progress_save": "progress counters of an audited offboarding",
-    "tenants.services.org_offboard_attempt_started": "progress counters of an audited offboarding",
-    "tenants.services.org_offboard_attempt_failed": (
+    "tenants.services.offboarding.org_offboard_progress_save": (
+        "progress counters of an audited offboarding"
+    ),
+    "tenants.services.offboarding.org_offboard_attempt_started": (
+        "progress counters of an audited offboarding"
+    ),
+    "tenants.services.offboarding.org_offboard_attempt_failed": (
         "records the attempt's failure (outcome failed): operations/tests/test_offboarding.py"
     ),
 }
@@ -455,34 +461,55 @@ CASES = {
     "accounts.services.apikey_revoke": (_apikey_revoke, Action.APIKEY_REVOKED),
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
     "accounts.services.staff_sign_in_lock": (_staff_sign_in_lock, Action.STAFF_SIGN_IN_LOCKED),
-    "tenants.services.serviceapp_create": (_serviceapp_create, Action.SERVICEAPP_CREATED),
-    "tenants.services.serviceapp_register_webhooks": (
+    "tenants.services.service_apps.serviceapp_create": (
+        _serviceapp_create,
+        Action.SERVICEAPP_CREATED,
+    ),
+    "tenants.services.service_apps.serviceapp_register_webhooks": (
         _serviceapp_register_webhooks,
         Action.WEBHOOK_REGISTERED,
     ),
-    "tenants.services.serviceapp_reconcile": (_serviceapp_reconcile, Action.ORG_RECONCILED),
-    "tenants.services.serviceapp_integration_token_refresh": (
+    "tenants.services.service_apps.serviceapp_reconcile": (
+        _serviceapp_reconcile,
+        Action.ORG_RECONCILED,
+    ),
+    "tenants.services.service_apps.serviceapp_integration_token_refresh": (
         _integration_refresh,
         Action.SERVICEAPP_TOKEN_REFRESHED,
     ),
-    "tenants.services.org_onboard": (_org_onboard, Action.ORG_ONBOARDED),
-    "tenants.services.org_tokens_paste": (_org_tokens_paste, Action.ORG_TOKENS_FETCHED),
-    "tenants.services.org_onboarding_start": (
+    "tenants.services.onboarding.org_onboard": (_org_onboard, Action.ORG_ONBOARDED),
+    "tenants.services.onboarding.org_tokens_paste": (_org_tokens_paste, Action.ORG_TOKENS_FETCHED),
+    "tenants.services.onboarding.org_onboarding_start": (
         _org_onboarding_start,
         Action.ORG_ONBOARDING_STARTED,
     ),
-    "tenants.services.org_onboarding_tokens_fetch": (
+    "tenants.services.onboarding.org_onboarding_tokens_fetch": (
         _org_onboarding_tokens_fetch,
         Action.ORG_ONBOARDED,
     ),
-    "tenants.services.org_authorized": (_org_authorized, Action.ORG_AUTHORIZED),
-    "tenants.services.org_tokens_fetch": (_org_tokens_fetch, Action.ORG_TOKENS_FETCHED),
-    "tenants.services.org_deauthorized": (_org_deauthorized, Action.ORG_DEAUTHORIZED),
-    "tenants.services.org_tokens_refresh": (_org_tokens_refresh, Action.ORG_TOKENS_REFRESHED),
-    "tenants.services.org_offboard_start": (_org_offboard_start, Action.ORG_OFFBOARDING_STARTED),
+    "tenants.services.authorization.org_authorized": (_org_authorized, Action.ORG_AUTHORIZED),
+    "tenants.services.authorization.org_tokens_fetch": (
+        _org_tokens_fetch,
+        Action.ORG_TOKENS_FETCHED,
+    ),
+    "tenants.services.authorization.org_deauthorized": (_org_deauthorized, Action.ORG_DEAUTHORIZED),
+    "tenants.services.tokens.org_tokens_refresh": (
+        _org_tokens_refresh,
+        Action.ORG_TOKENS_REFRESHED,
+    ),
+    "tenants.services.offboarding.org_offboard_start": (
+        _org_offboard_start,
+        Action.ORG_OFFBOARDING_STARTED,
+    ),
     "operations.offboarding.org_offboard_run": (_org_offboard_run, Action.ORG_OFFBOARDED),
-    "tenants.services.org_offboard_finish": (_org_offboard_finish, Action.ORG_OFFBOARDED),
-    "tenants.services.org_tokens_destroy": (_org_tokens_destroy, Action.ORG_TOKENS_DESTROYED),
+    "tenants.services.offboarding.org_offboard_finish": (
+        _org_offboard_finish,
+        Action.ORG_OFFBOARDED,
+    ),
+    "tenants.services.tokens.org_tokens_destroy": (
+        _org_tokens_destroy,
+        Action.ORG_TOKENS_DESTROYED,
+    ),
     "datasources.services.datasource_offboard": (
         _datasource_offboard,
         Action.DATASOURCE_DISABLED,
