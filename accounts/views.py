@@ -3,13 +3,12 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.forms import add_service_errors
+from core.views import service_call
 
 from . import selectors, services
 from .forms import ApiKeyForm, ApiKeyRevokeForm
@@ -54,13 +53,11 @@ def apikey_create(request):
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        with service_call(request, form=form) as call:
             api_key, key = services.apikey_create(
                 name=d["name"], role=d["role"], expires_at=d["expires_at"], created_by=request.user
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             # Rendered, not redirected: the key exists only in this one response.
             response = render(
                 request, "accounts/apikey_created.html", {"api_key": api_key, "key": key}
@@ -79,13 +76,11 @@ def apikey_revoke(request, public_id: uuid.UUID):
         return redirect("accounts:apikey_list")
     form = ApiKeyRevokeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             services.apikey_revoke(
                 api_key=api_key, reason=form.cleaned_data["reason"], revoked_by=request.user
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(request, f"Revoked {api_key.prefix} “{api_key.name}”.")
             return redirect("accounts:apikey_list")
     return render(request, "accounts/apikey_revoke.html", {"api_key": api_key, "form": form})

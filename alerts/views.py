@@ -13,14 +13,13 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from core.forms import add_service_errors
 from core.pagination import CappedPaginator
+from core.views import service_call
 
 from . import selectors, services
 from .forms import ChannelForm, IncidentForm
@@ -74,11 +73,9 @@ def alert_list(request):
 @permission_required(Perm.EDIT_DATASOURCES, raise_exception=True)
 def alert_acknowledge(request, public_id: uuid.UUID):
     alert = selectors.alert_get_for_user(request.user, public_id)
-    try:
+    with service_call(request) as call:
         services.alert_acknowledge(alert=alert, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+    if call.ok:
         messages.success(request, f"Acknowledged: {alert.org.name} – {alert.get_kind_display()}.")
     return _back(request)
 
@@ -87,11 +84,9 @@ def alert_acknowledge(request, public_id: uuid.UUID):
 @permission_required(Perm.OPERATE, raise_exception=True)
 def alert_resolve(request, public_id: uuid.UUID):
     alert = selectors.alert_get_for_user(request.user, public_id)
-    try:
+    with service_call(request) as call:
         services.alert_resolve(alert=alert, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+    if call.ok:
         from . import tasks
 
         tasks.deliver.delay_on_commit(alert.pk, "resolved")
@@ -104,15 +99,13 @@ def alert_resolve(request, public_id: uuid.UUID):
 def incident_raise(request):
     form = IncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             alert = services.alert_incident_raise(
                 org=form.cleaned_data["org"],
                 summary=form.cleaned_data["summary"],
                 user=request.user,
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             from . import tasks
 
             tasks.deliver.delay_on_commit(alert.pk, "opened")
@@ -137,11 +130,9 @@ def channel_list(request):
 def channel_create(request):
     form = ChannelForm(request.POST or None, initial={"enabled": True, "kinds": Kind.values})
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             channel = services.alertchannel_create(**form.payload())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(request, f"Channel {channel.team} added.")
             return redirect("alerts:channel_list")
     return render(request, "alerts/channel_form.html", {"form": form, "channel": None})
@@ -160,11 +151,9 @@ def channel_edit(request, public_id: uuid.UUID):
     }
     form = ChannelForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             services.alertchannel_update(channel=channel, **form.payload())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(request, f"Channel {form.cleaned_data['team']} saved.")
             return redirect("alerts:channel_list")
     return render(request, "alerts/channel_form.html", {"form": form, "channel": channel})

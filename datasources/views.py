@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -16,8 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Perm
 from core.cache import cached_aggregate
-from core.forms import add_service_errors
 from core.pagination import CappedPaginator
+from core.views import service_call
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
 
@@ -144,13 +143,9 @@ def datasource_register(request, org_public_id: uuid.UUID):
         return redirect("tenants:org_detail", public_id=org.public_id)
     form = DataSourceForm(request.POST or None, org=org)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             ds = services.datasource_register(org=org, **_payload(form))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except services.DataSourceError as exc:
-            messages.error(request, exc.reason)
-        else:
+        if call.ok:
             messages.success(request, f"Registered {ds.url} for {org.name} at Webex.")
             return redirect("datasources:detail", public_id=ds.public_id)
     return render(
@@ -173,13 +168,9 @@ def datasource_edit(request, public_id: uuid.UUID):
         request.POST or None, org=ds.org, current_schema_id=ds.schema_id, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             ds = services.datasource_update(ds=ds, **_payload(form))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except services.DataSourceError as exc:
-            messages.error(request, exc.reason)
-        else:
+        if call.ok:
             messages.success(request, f"Saved {ds.url} at Webex.")
             return redirect("datasources:detail", public_id=ds.public_id)
     return render(
@@ -197,13 +188,9 @@ def datasource_disable(request, public_id: uuid.UUID):
         return redirect("datasources:detail", public_id=ds.public_id)
     form = DisableForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             ds = services.datasource_disable(ds=ds, message=form.cleaned_data["message"])
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except services.DataSourceError as exc:
-            messages.error(request, exc.reason)
-        else:
+        if call.ok:
             messages.success(request, f"Disabled {ds.url}. Webex stops sending data to it.")
             return redirect("datasources:detail", public_id=ds.public_id)
     return render(request, "datasources/datasource_disable.html", {"ds": ds, "form": form})
@@ -216,11 +203,9 @@ def datasource_enable(request, public_id: uuid.UUID):
     if ds.status == Status.ACTIVE:
         messages.info(request, f"{ds.url} is already active.")
         return redirect("datasources:detail", public_id=ds.public_id)
-    try:
+    with service_call(request) as call:
         ds = services.datasource_enable(ds=ds)
-    except services.DataSourceError as exc:
-        messages.error(request, exc.reason)
-    else:
+    if call.ok:
         messages.success(request, f"Enabled {ds.url}. Webex sends data to it again.")
     return redirect("datasources:detail", public_id=ds.public_id)
 
@@ -231,13 +216,9 @@ def datasource_delete(request, public_id: uuid.UUID):
     ds = selectors.datasource_get_for_user(request.user, public_id)
     form = DeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             services.datasource_delete(ds=ds, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except services.DataSourceError as exc:
-            messages.error(request, exc.reason)
-        else:
+        if call.ok:
             messages.success(request, f"Deleted {ds.url} at Webex.")
             return redirect("tenants:org_detail", public_id=ds.org.public_id)
     return render(request, "datasources/datasource_delete.html", {"ds": ds, "form": form})
@@ -255,13 +236,11 @@ def datasource_maintenance(request, public_id: uuid.UUID):
     form = MaintenanceForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        with service_call(request, form=form) as call:
             ds = services.datasource_schedule_maintenance(
                 ds=ds, disable_at=d["disable_at"], enable_at=d["enable_at"], message=d["message"]
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(
                 request,
                 f"Maintenance scheduled for {ds.url}: disabled from "
@@ -345,17 +324,12 @@ def drift_check(request, org_public_id: uuid.UUID):
 @permission_required(Perm.OPERATE, raise_exception=True)
 def drift_resolve(request, public_id: uuid.UUID):
     finding = selectors.drift_finding_get(public_id)
-    try:
+    with service_call(request) as call:
         services.drift_resolve(
             finding=finding,
             resolution=request.POST.get("resolution", ""),
             reason=request.POST.get("reason", "").strip(),
         )
-    except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            messages.error(request, " ".join(errors))
-    except services.DataSourceError as exc:
-        messages.error(request, exc.reason)
-    else:
+    if call.ok:
         messages.success(request, f"Resolved: {finding.resolution}.")
     return redirect("datasources:drift_list", org_public_id=finding.org.public_id)

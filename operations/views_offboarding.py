@@ -5,12 +5,11 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from core.forms import add_service_errors
+from core.views import service_call
 from tenants import selectors, services
 from tenants.forms import OffboardForm
 from tenants.models import CustomerOrg
@@ -38,13 +37,11 @@ def org_offboard(request, public_id: uuid.UUID):
     form = OffboardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        with service_call(request, form=form) as call:
             org = services.org_offboard_start(
                 org=org, confirm_name=d["confirm_name"], mode=d["mode"], reason=d["reason"]
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             tasks.offboard_org.delay_on_commit(org.pk)
             messages.success(request, f"Offboarding {org.name} started.")
             return redirect("tenants:org_detail", public_id=org.public_id)

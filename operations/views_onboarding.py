@@ -13,12 +13,11 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm
-from core.forms import add_service_errors
+from core.views import service_call
 from datasources import services as datasource_services
 from datasources.forms import DataSourceForm
 from tenants import selectors, services
@@ -65,7 +64,7 @@ def wizard_org(request, app_public_id: uuid.UUID):
     )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        with service_call(request, form=form) as call:
             org = services.org_onboarding_start(
                 app=app,
                 webex_org_id=d["webex_org_id"],
@@ -73,9 +72,7 @@ def wizard_org(request, app_public_id: uuid.UUID):
                 region=d["region"],
                 owner=d["owner"],
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(request, f"Recorded {org.name}. Next, fetch its tokens from Webex.")
             return redirect("onboarding:wizard_tokens", public_id=org.public_id)
     return _render(request, "tenants/wizard_org.html", 2, form=form, app=app)
@@ -108,16 +105,16 @@ def wizard_tokens(request, public_id: uuid.UUID):
         return redirect("tenants:org_detail", public_id=org.public_id)
     refused = ""
     if request.method == "POST":
-        try:
+        # Webex's refusal is shown on the step with a retry (`refused`), not as a message.
+        with service_call(request, refusal=None) as call:
             org = services.org_onboarding_tokens_fetch(org=org)
-        except services.WebexRefused as exc:
-            refused = exc.reason
-        except services.IllegalTransition as exc:
-            messages.error(request, str(exc))
-            return redirect("tenants:org_detail", public_id=org.public_id)
-        else:
+        if call.ok:
             messages.success(request, f"{org.name} is active: its tokens are stored.")
             return redirect("onboarding:wizard_datasource", public_id=org.public_id)
+        if isinstance(call.refusal, services.IllegalTransition):  # the org moved on meanwhile
+            messages.error(request, call.refusal.message)
+            return redirect("tenants:org_detail", public_id=org.public_id)
+        refused = call.refusal_message
     return _render(request, "tenants/wizard_tokens.html", 3, org=org, refused=refused)
 
 
@@ -134,13 +131,9 @@ def wizard_datasource(request, public_id: uuid.UUID):
     form = DataSourceForm(request.POST or None, org=org)
     if request.method == "POST" and form.is_valid():
         payload = {name: form.cleaned_data[name] for name in DataSourceForm.PAYLOAD}
-        try:
+        with service_call(request, form=form) as call:
             ds = datasource_services.datasource_register(org=org, **payload)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except datasource_services.DataSourceError as exc:
-            messages.error(request, exc.reason)
-        else:
+        if call.ok:
             messages.success(request, f"Registered {ds.url} at Webex.")
             return redirect("onboarding:wizard_finish", public_id=org.public_id)
     return _render(request, "tenants/wizard_datasource.html", 4, org=org, form=form)

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from core.forms import add_service_errors
+from core.views import service_call
 
 from . import selectors, services
 from .forms import OnboardForm, ServiceAppForm, TokenPasteForm
@@ -76,7 +75,8 @@ def org_onboard(request):
     refused = ""
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        # Webex's refusal is shown above the form, not as a message: `refused`.
+        with service_call(request, form=form, refusal=None) as call:
             org = services.org_onboard(
                 app=d["service_app"],
                 webex_org_id=d["webex_org_id"],
@@ -84,13 +84,10 @@ def org_onboard(request):
                 region=d["region"],
                 owner=d["owner"],
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except services.WebexRefused as exc:
-            refused = exc.reason
-        else:
+        if call.ok:
             messages.success(request, f"{org.name} is onboarded and its tokens are stored.")
             return redirect("tenants:org_detail", public_id=org.public_id)
+        refused = call.refusal_message
     return render(request, "tenants/org_onboard.html", {"form": form, "refused": refused})
 
 
@@ -101,7 +98,7 @@ def org_tokens_paste(request, public_id: uuid.UUID):
     form = TokenPasteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
+        with service_call(request, form=form, refusal="form") as call:
             services.org_tokens_paste(
                 org=org,
                 access_token=d["access_token"],
@@ -109,11 +106,7 @@ def org_tokens_paste(request, public_id: uuid.UUID):
                 access_expires_at=d["access_expires_at"],
                 refresh_expires_at=d["refresh_expires_at"],
             )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except (services.IllegalTransition, services.WebexRefused) as exc:
-            form.add_error(None, str(exc))
-        else:
+        if call.ok:
             messages.success(
                 request,
                 f"Webex accepted the pasted tokens: {org.name} is active and its authorized "
@@ -187,11 +180,9 @@ def serviceapp_detail(request, public_id: uuid.UUID):
 def serviceapp_create(request):
     form = ServiceAppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_call(request, form=form) as call:
             app = services.serviceapp_create(**form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        if call.ok:
             messages.success(request, f"Added Service App {app.name}.")
             return redirect("tenants:serviceapp_detail", public_id=app.public_id)
     return render(request, "tenants/serviceapp_form.html", {"form": form})
@@ -201,11 +192,9 @@ def serviceapp_create(request):
 @permission_required(Perm.OPERATE, raise_exception=True)
 def serviceapp_register_webhooks(request, public_id: uuid.UUID):
     app = selectors.serviceapp_get(public_id)
-    try:
+    with service_call(request) as call:
         created = services.serviceapp_register_webhooks(app=app, target_url=_webhook_url(request))
-    except services.WebexRefused as exc:
-        messages.error(request, exc.reason)
-    else:
+    if call.ok:
         messages.success(request, f"Registered {len(created)} webhooks at Webex.")
     return redirect("tenants:serviceapp_detail", public_id=app.public_id)
 
