@@ -95,8 +95,16 @@ class Broker:
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no user input
             [
                 shutil.which("redis-server") or "redis-server",
-                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -165,7 +173,9 @@ def build_world(control) -> list:
             control.authorize(app["applicationId"], webex_org["id"])
             orgs.append(
                 services.org_onboard(
-                    app=portal_app, webex_org_id=webex_org["id"], name=f"Soak Org {i:02d}",
+                    app=portal_app,
+                    webex_org_id=webex_org["id"],
+                    name=f"Soak Org {i:02d}",
                     region="us",
                 )
             )
