@@ -279,11 +279,16 @@ def _lease_until(now: dt.datetime) -> dt.datetime:
     return rules.lease_until(now)
 
 
-def _settled_after(exc: BaseException, now: dt.datetime) -> dt.datetime | None:
-    """The in-flight lease once a call has ended. An answer ends it at once; no answer (a
-    timeout, a reset) may mean the request is still being processed at Webex, so the lease
-    holds until it has settled before another call for the data source may go out."""
-    if isinstance(exc, WebexTransportError):
+def _settled_after(
+    exc: BaseException | None, now: dt.datetime, called_at: dt.datetime
+) -> dt.datetime | None:
+    """The in-flight lease once a call has ended (`exc` None: it succeeded). An answer ends
+    it at once; no answer (a timeout, a reset) may mean the request is still being processed
+    at Webex, so the lease holds until it has settled before another call for the data source
+    may go out. The same after an answer when the call took that long or longer: the client
+    re-sends a PUT whose answer did not come in time, so the answer may be the re-send's while
+    the first attempt is still at Webex, and would undo a change sent next."""
+    if isinstance(exc, WebexTransportError) or now - called_at >= rules.policy().settle:
         return rules.settled_at(now)
     return None
 
@@ -320,17 +325,19 @@ def _push(
     data=None,
     actor=None,
     tokens: AccessTokens | None = None,
-) -> RemoteDataSource:
+) -> tuple[RemoteDataSource, dt.datetime | None]:
     """Send the full payload with a fresh nonce and return Webex's answer.
 
     Single flight: under the row lock the call takes the in-flight lease (refused with
     `DataSourceBusy` while a rotation or another change holds it) and records its nonce; the
-    lease is released with the outcome, whatever it is."""
+    lease is released with the outcome, whatever it is. Returns Webex's answer and the lease's
+    end for the caller to store with it (None, or a moment to let an earlier attempt settle)."""
     nonce = new_nonce()
     with transaction.atomic():
         _take_lease(ds)
         NonceRecord.objects.create(datasource=ds, nonce=nonce, purpose=purpose, attempts=1)
     client = webex_client_for(ds.org.service_app)
+    called_at = timezone.now()
     try:
         remote = _with_refresh(
             ds.org,
@@ -345,7 +352,7 @@ def _push(
     except WebexError as exc:
         with transaction.atomic():
             DataSource.objects.filter(pk=ds.pk).update(
-                inflight_until=_settled_after(exc, timezone.now())
+                inflight_until=_settled_after(exc, timezone.now(), called_at)
             )
             NonceRecord.objects.filter(nonce=nonce).update(
                 outcome=NonceRecord.Outcome.FAILED,
@@ -359,7 +366,7 @@ def _push(
     NonceRecord.objects.filter(nonce=nonce).update(
         outcome=NonceRecord.Outcome.OK, token_expires_at=_expiry(remote)
     )
-    return remote
+    return remote, _settled_after(None, timezone.now(), called_at)
 
 
 # Every column `_apply_remote` assigns: the rotation writes exactly these with one UPDATE.
@@ -425,7 +432,7 @@ def _change(
         _require_active_org(ds.org)
     before = _snapshot(ds)
     try:
-        remote = _push(
+        remote, settled = _push(
             ds,
             purpose=purpose,
             status=status,
@@ -459,6 +466,7 @@ def _change(
         ds.status = status
         ds.error_message = message if status == Status.DISABLED else ""
         _apply_remote(ds, remote, now)
+        ds.inflight_until = settled
         ds.full_clean()
         ds.save()
         _audit(ds, action, summary, actor, reason=reason, changes=diff(before, _snapshot(ds)))
@@ -546,6 +554,7 @@ def _delete(
     then mark the row deleted with its audit event."""
     _take_lease(ds)
     client = webex_client_for(ds.org.service_app)
+    called_at = timezone.now()
     try:
         _with_refresh(
             ds.org,
@@ -557,7 +566,7 @@ def _delete(
         pass  # already gone at Webex: the goal is reached
     except BaseException as exc:
         DataSource.objects.filter(pk=ds.pk).update(
-            inflight_until=_settled_after(exc, timezone.now())
+            inflight_until=_settled_after(exc, timezone.now(), called_at)
         )
         if not isinstance(exc, WebexError):
             raise
@@ -810,6 +819,7 @@ def datasource_rotate(
     nonce = ds.pending_nonce
     client = webex_client_for(ds.org.service_app)
     # 2. The call, outside any transaction. A retry of this step resends the same nonce.
+    called_at = timezone.now()
     try:
         remote = _with_refresh(
             ds.org,
@@ -822,7 +832,7 @@ def datasource_rotate(
             tokens,
         )
     except WebexError as exc:
-        return _rotation_failed(ds.pk, nonce, exc, actor)
+        return _rotation_failed(ds.pk, nonce, exc, actor, called_at)
     except BaseException:  # our own failure, not Webex's: the attempt is over, let a retry in
         DataSource.objects.filter(pk=ds.pk, pending_nonce=nonce).update(inflight_until=None)
         raise
@@ -835,6 +845,7 @@ def datasource_rotate(
     now = timezone.now()
     before_expiry = ds.token_expires_at
     _apply_remote(ds, remote, now)
+    ds.inflight_until = _settled_after(None, now, called_at)
     applied = {name: getattr(ds, name) for name in APPLIED_FIELDS}
     with transaction.atomic():
         if not DataSource.objects.filter(pk=ds_id, pending_nonce=nonce).update(
@@ -861,7 +872,9 @@ def datasource_rotate(
     return RotationResult("rotated")
 
 
-def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> RotationResult:
+def _rotation_failed(
+    ds_id: int, nonce: str, exc: WebexError, actor, called_at: dt.datetime
+) -> RotationResult:
     """Decide what happens after a failed rotation call; always aim to succeed before expiry."""
     now = timezone.now()
     with transaction.atomic():
@@ -870,7 +883,7 @@ def _rotation_failed(ds_id: int, nonce: str, exc: WebexError, actor) -> Rotation
         ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
         ds.claimed_until = None
-        ds.inflight_until = _settled_after(exc, now)  # a retry re-sends once it has settled
+        ds.inflight_until = _settled_after(exc, now, called_at)  # re-sent once it has settled
         outcome = "failed"
         if isinstance(exc, WebexNotFound):
             ds.missing_at_webex_since = now

@@ -7,6 +7,13 @@ jitter. Halfway through one of the two workers is killed with SIGKILL and restar
 the broker (a private redis-server on a free port) is stopped and started again. Beat drives
 the rotation sweep every 5 s.
 
+The portal's web app runs too (gunicorn, 2 workers x 8 threads, the workers' environment), and
+all through the faults, the worker kill and the broker restart a storm thread fires "rotate
+now" at it: every 3-5 s it picks SOAK_STORM_SOURCES (5) data sources at random and sends each
+SOAK_STORM_REQUESTS (10) `POST /api/v1/datasources/{id}/rotate/` at once (loopback, one
+operator API key per concurrent caller, so no key nears its rate limit), recording every
+answer.
+
 At the end beat stops, the remaining work drains with faults off, and the script compares the
 emulator's state (`/_emulator/state`: every nonce each data source ever had, with times) with
 the portal's database and prints:
@@ -19,24 +26,36 @@ the portal's database and prints:
 * data sources where the portal and the emulator disagree on nonce, expiry or presence (0);
 * state changes without an audit event: nonces Webex accepted minus the registration and
   rotation events the audit trail has for that data source (0);
-* the worst remaining lifetime seen at rotation time.
+* the worst remaining lifetime seen at rotation time;
+* storm requests sent and their answers by outcome (`rotated`, `in_progress`,
+  `already_rotated`, `failed`, `rate_limited`, ..., `HTTP <status>` or the client's error);
+* PUTs with a new nonce per storm burst, from the emulator's request log: the PUTs of the
+  storm's data source that arrived between its first request and its last answer, counting
+  those whose nonce no earlier PUT of that data source carried (target at most 1);
+* PUTs of one data source at Webex at once from two callers (overlapping in the request log
+  with different trackingIds; the client's own retries keep theirs): single flight's witness
+  over the whole run, storms or not (target 0).
 
 The last line is a one-line summary. Configure with SOAK_SECONDS (600), SOAK_DATASOURCES
-(2000), SOAK_ORGS (50), SOAK_FAULT_RATE (0.10), SOAK_LATENCY_MS (50). Needs PostgreSQL on
+(2000), SOAK_ORGS (50), SOAK_FAULT_RATE (0.10), SOAK_LATENCY_MS (50), SOAK_STORM_SOURCES (5;
+0 turns the storms off), SOAK_STORM_REQUESTS (10). Needs PostgreSQL on
 localhost (a scratch database `byods_soak`) and `redis-server` on the PATH.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import os
+import random
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +69,21 @@ COUNT = int(os.environ.get("SOAK_DATASOURCES", "2000"))
 ORGS = int(os.environ.get("SOAK_ORGS", "50"))
 FAULT_RATE = float(os.environ.get("SOAK_FAULT_RATE", "0.10"))
 LATENCY_MS = float(os.environ.get("SOAK_LATENCY_MS", "50"))
+STORM_SOURCES = int(os.environ.get("SOAK_STORM_SOURCES", "5"))
+STORM_REQUESTS = int(os.environ.get("SOAK_STORM_REQUESTS", "10"))
+STORM_EVERY = (3.0, 5.0)  # seconds from one storm to the next, drawn uniformly
+STORM_OUTCOMES = {  # what a 200 from the rotate endpoint can say (RotationResult.outcome)
+    "rotated",
+    "in_progress",
+    "already_rotated",
+    "failed",
+    "rate_limited",
+    "skipped",
+    "paused",
+    "missing",
+}
+STORM_REQUEST_TIMEOUT = 60  # a rotate-now answers within the 20 s lease; this is a backstop
+OVERLAP_TOLERANCE = dt.timedelta(milliseconds=10)  # the request log's times are whole milliseconds
 LIFETIME_MINUTES = 2
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 DOMAIN = "soak.example.com"
@@ -95,8 +129,16 @@ class Broker:
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no user input
             [
                 shutil.which("redis-server") or "redis-server",
-                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -116,6 +158,163 @@ class Broker:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+class WebApp:
+    """The portal's web app under gunicorn with the workers' environment (scratch database,
+    broker, settings): the storms reach it over HTTP the way API clients do."""
+
+    def __init__(self, env: dict, logfile: Path):
+        from webex_emulator.testing import free_port
+
+        self.port = free_port()
+        self.env = env
+        self.logfile = logfile
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import requests
+
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no user input
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "byods_portal.wsgi:application",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.logfile, "a"),  # noqa: SIM115 - the child owns it until it exits
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.logfile}")
+            try:
+                requests.get(f"{self.url}/healthz", timeout=5)  # any answer: it is serving
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def storm_keys(count: int) -> list[str]:
+    """Operator API keys in the scratch database, one per concurrent storm caller: each key
+    then sends at most STORM_SOURCES requests per storm, far inside PORTAL_API_RATE."""
+    from accounts.roles import Role
+    from accounts.services import apikey_create
+    from audit.context import Actor
+
+    actor = Actor.system("soak-setup")
+    return [
+        apikey_create(name=f"soak storm {i}", role=Role.OPERATOR, actor=actor)[1]
+        for i in range(count)
+    ]
+
+
+class Storms(threading.Thread):
+    """Every 3-5 s, STORM_REQUESTS concurrent "rotate now" API calls at each of STORM_SOURCES
+    random data sources, all released together by one barrier. A storm starts only when the
+    last one has been answered, so at most STORM_SOURCES x STORM_REQUESTS calls are open.
+    `poke()` starts the next one at once (or as soon as the current one is answered): the
+    main loop pokes when it kills the worker and when the broker is down, so storms surely
+    meet both. Each data source's burst is recorded with its first send, last answer and the
+    answers."""
+
+    def __init__(self, base_url: str, keys: list[str], sources: list[tuple[str, str]]):
+        super().__init__(name="soak-storms", daemon=True)
+        self.base_url = base_url
+        self.keys = keys
+        self.sources = sources  # (public id, Webex id)
+        self.bursts: list[dict] = []
+        self.finish = threading.Event()
+        self.wake = threading.Event()
+        self.random = random.Random(11)  # noqa: S311 - picking data sources, not secrets
+        self.pool = ThreadPoolExecutor(STORM_SOURCES * STORM_REQUESTS, "soak-storm")
+
+    def run(self) -> None:
+        try:
+            while True:
+                self.wake.wait(self.random.uniform(*STORM_EVERY))
+                self.wake.clear()
+                if self.finish.is_set():
+                    break
+                self.bursts.extend(self.storm())
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.finish.set()
+        self.wake.set()
+        self.join(timeout=STORM_REQUEST_TIMEOUT + 30)
+
+    def storm(self) -> list[dict]:
+        picked = self.random.sample(self.sources, min(STORM_SOURCES, len(self.sources)))
+        barrier = threading.Barrier(len(picked) * STORM_REQUESTS)
+        calls = {
+            source: [
+                self.pool.submit(self.ask, barrier, source[0], self.keys[i])
+                for i in range(STORM_REQUESTS)
+            ]
+            for source in picked
+        }
+        bursts = []
+        for (public_id, webex_id), futures in calls.items():
+            answers = [future.result() for future in futures]
+            bursts.append(
+                {
+                    "dataSource": public_id,
+                    "webexId": webex_id,
+                    "start": min(sent for sent, _, _ in answers),
+                    "end": max(answered for _, answered, _ in answers),
+                    "answers": [answer for _, _, answer in answers],
+                }
+            )
+        return bursts
+
+    def ask(self, barrier: threading.Barrier, public_id: str, key: str):
+        """One "rotate now": (sent, answered, outcome or `HTTP <status>` or the error)."""
+        import requests
+
+        with contextlib.suppress(threading.BrokenBarrierError):  # a sibling failed: go anyway
+            barrier.wait(timeout=30)
+        sent = dt.datetime.now(dt.UTC)
+        try:
+            response = requests.post(
+                f"{self.base_url}/api/v1/datasources/{public_id}/rotate/",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=STORM_REQUEST_TIMEOUT,
+            )
+            if response.status_code == 200:
+                answer = str(response.json().get("outcome"))
+            else:
+                answer = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            answer = type(exc).__name__
+        except ValueError:  # a 200 that is not JSON
+            answer = "HTTP 200 without JSON"
+        return sent, dt.datetime.now(dt.UTC), answer
 
 
 def start_celery(args: list[str], env: dict, logfile: Path) -> subprocess.Popen:
@@ -165,7 +364,9 @@ def build_world(control) -> list:
             control.authorize(app["applicationId"], webex_org["id"])
             orgs.append(
                 services.org_onboard(
-                    app=portal_app, webex_org_id=webex_org["id"], name=f"Soak Org {i:02d}",
+                    app=portal_app,
+                    webex_org_id=webex_org["id"],
+                    name=f"Soak Org {i:02d}",
                     region="us",
                 )
             )
@@ -262,12 +463,129 @@ def nonce_figures(
     }
 
 
-def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) -> dict:
+def put_calls(request_log: list[dict]) -> dict[str, list[tuple]]:
+    """The emulator's log of data source PUTs, per Webex id, in order of arrival: (arrived,
+    ended, trackingId, nonce). A log entry is written when the call ends; it arrived
+    `durationMs` before (latency and a timeout fault's hold included). A fault that fires
+    before Webex reads the body (a status or a reset) leaves the nonce out (None)."""
+    calls: dict[str, list[tuple]] = defaultdict(list)
+    for entry in request_log:
+        if entry["method"] != "PUT" or not entry["path"].startswith("/v1/dataSources/"):
+            continue
+        ended = parse_time(entry["time"])
+        arrived = ended - dt.timedelta(milliseconds=entry["durationMs"])
+        webex_id = entry["path"].rstrip("/").rsplit("/", 1)[-1]
+        calls[webex_id].append((arrived, ended, entry["trackingId"], entry["nonce"]))
+    for entries in calls.values():
+        entries.sort(key=lambda call: call[0])
+    return calls
+
+
+def storm_figures(
+    bursts: list[dict], request_log: list[dict], phases: dict[str, dt.datetime] | None = None
+) -> dict:
+    """What the storms sent and what reached Webex. For each burst (one data source,
+    STORM_REQUESTS "rotate now" at once): the PUTs of that data source that arrived between
+    its first request and its last answer, and how many distinct nonces among them no earlier
+    PUT of that data source had carried: new rotations, target at most 1 per burst (sweep
+    rotations in the window count too; single flight holds against them as well). A re-sent
+    pending nonce is not new; a nonce that comes back after another is the reuse
+    `nonce_figures` counts. Answers that are not a rotation outcome (HTTP errors, the
+    client's own errors) are also counted by the phase their burst began in."""
+    calls = put_calls(request_log)
+    answers: Counter = Counter()
+    errors_by_phase: dict[str, Counter] = defaultdict(Counter)
+    new_per_burst: Counter = Counter()
+    over, puts, unlogged = [], 0, 0
+    for burst in bursts:
+        answers.update(burst["answers"])
+        for answer in burst["answers"]:
+            if answer not in STORM_OUTCOMES:
+                errors_by_phase[phase_of(burst["start"], phases or {})][answer] += 1
+        seen: set[str] = set()
+        new: list[str] = []
+        for arrived, _ended, _tracking, nonce in calls.get(burst["webexId"], []):
+            if arrived > burst["end"]:
+                break
+            if arrived >= burst["start"]:
+                puts += 1
+                if nonce is None:
+                    unlogged += 1
+                elif nonce not in seen:
+                    new.append(nonce)
+            if nonce is not None:
+                seen.add(nonce)
+        new_per_burst[len(new)] += 1
+        if len(new) > 1:
+            over.append(burst | {"newNonces": new})
+    return {
+        "bursts": len(bursts),
+        "requests": sum(len(burst["answers"]) for burst in bursts),
+        "answers": dict(answers),
+        "errors_by_phase": {phase: dict(errors) for phase, errors in errors_by_phase.items()},
+        "new_per_burst": dict(sorted(new_per_burst.items())),
+        "most_new": max(new_per_burst, default=0),
+        "over": over,
+        "puts": puts,
+        "unlogged": unlogged,
+        "longest": max(
+            ((b["end"] - b["start"]).total_seconds() for b in bursts), default=float("nan")
+        ),
+    }
+
+
+def concurrent_puts(request_log: list[dict]) -> list[dict]:
+    """PUTs of one data source at Webex at once from two callers: one arrived before another,
+    with a different trackingId, had ended. Single flight forbids it whoever the callers are
+    (sweep, storm, a recovery of a dead worker's nonce); only the client's own retry of a call
+    that got no answer may overlap it, and that keeps the call's trackingId. Target 0."""
+    found = []
+    for webex_id, calls in put_calls(request_log).items():
+        open_calls: list[tuple] = []
+        for call in calls:
+            arrived, _ended, tracking, nonce = call
+            open_calls = [c for c in open_calls if c[1] > arrived + OVERLAP_TOLERANCE]
+            for other in open_calls:
+                if other[2] != tracking:
+                    found.append(
+                        {
+                            "webexId": webex_id,
+                            "first": {
+                                "arrived": other[0],
+                                "ended": other[1],
+                                "trackingId": other[2],
+                                "nonce": other[3],
+                            },
+                            "second": {"arrived": arrived, "trackingId": tracking, "nonce": nonce},
+                        }
+                    )
+            open_calls.append(call)
+    return found
+
+
+def figures(
+    state: dict,
+    request_log: list[dict],
+    bursts: list[dict],
+    ended_at: dt.datetime,
+    phases: dict[str, dt.datetime],
+    storm_phases: dict[str, dt.datetime],
+) -> dict:
     from audit.models import AuditEvent
     from audit.vocabulary import Action
     from datasources.models import DataSource
 
     result = nonce_figures(state["nonceHistory"], ended_at, phases)
+    # Every change Webex accepted by PUT must be in the request log, or the log was trimmed
+    # (it keeps the newest 100,000 calls) and the storm and overlap figures would miss some.
+    logged = {entry["trackingId"] for entry in request_log}
+    unlogged = sum(
+        1
+        for entry in state["nonceHistory"]
+        if entry["operation"] == "update" and entry["trackingId"] not in logged
+    )
+    if unlogged:
+        log(f"WARNING: {unlogged} accepted PUTs are missing from the request log (trimmed?)")
     changes = result.pop("changes")
     remote = {d["id"]: d for d in state["dataSources"]}
     portal = {d.webex_id: d for d in DataSource.objects.filter(deleted_at__isnull=True)}
@@ -297,7 +615,20 @@ def figures(state: dict, ended_at: dt.datetime, phases: dict[str, dt.datetime]) 
         "disagree": disagree,
         "unaudited": unaudited,
         "rotations": sum(changes.values()) - len(changes),
+        "storms": storm_figures(bursts, request_log, storm_phases),
+        "concurrent": concurrent_puts(request_log),
+        "log_incomplete": unlogged,
     }
+
+
+def keep_evidence(logs: Path, state: dict, request_log: list[dict], bursts: list[dict]) -> None:
+    """The emulator's state, its PUT log and the storms under var/soak/, to read after a
+    failure: the emulator goes with the run, the scratch database stays until the next."""
+    import json
+
+    (logs / "emulator-state.json").write_text(json.dumps(state))
+    (logs / "emulator-puts.json").write_text(json.dumps(request_log))
+    (logs / "storms.json").write_text(json.dumps(bursts, default=str))
 
 
 def drain(deadline_s: float = 180) -> None:
@@ -369,6 +700,7 @@ def main() -> int:
     os.environ.update(env)
     procs: dict[str, subprocess.Popen] = {}
     phases: dict[str, dt.datetime] = {}  # when each disturbance began, to place lapses
+    web: WebApp | None = None
     try:
         with EmulatorProcess(["--log-level", "error"]) as emulator:
             control = emulator.control
@@ -397,18 +729,38 @@ def main() -> int:
             procs["beat"] = start_celery(
                 ["beat", "-s", str(workdir / "celerybeat-schedule")], full_env, logs / "beat.log"
             )
-            build_world(control)
+            web = WebApp(full_env, logs / "web.log")
+            web.start()
+            sources = build_world(control)
+            storms = None
+            if STORM_SOURCES > 0:
+                storms = Storms(
+                    web.url,
+                    storm_keys(STORM_REQUESTS),
+                    [(str(ds.public_id), ds.webex_id) for ds in sources],
+                )
             control.set_latency(LATENCY_MS, LATENCY_MS / 2)
             control.set_faults(fault_rules(), seed=7)
             phases["faults on"] = timezone.now()
+            if storms:
+                log(
+                    f"storms: {STORM_SOURCES} data sources x {STORM_REQUESTS} concurrent "
+                    f"'rotate now' every {STORM_EVERY[0]:.0f}-{STORM_EVERY[1]:.0f} s at {web.url}"
+                )
+                storms.start()
             started = time.monotonic()
             killed = restarted_broker = False
+            broker_back = None
+            load: list[float] = []  # the 1-minute load average, sampled every second
             while (elapsed := time.monotonic() - started) < SECONDS:
+                load.append(os.getloadavg()[0])
                 if not killed and elapsed >= SECONDS / 2:
                     log("SIGKILL worker1 (mid-batch), restarting it in 5 s")
                     phases["worker killed"] = timezone.now()
                     procs["worker1"].send_signal(signal.SIGKILL)
                     procs["worker1"].wait()
+                    if storms:
+                        storms.poke()
                     time.sleep(5)
                     procs["worker1"] = worker(1, full_env, logs)
                     killed = True
@@ -416,11 +768,17 @@ def main() -> int:
                     log("stopping the broker for 3 s (queued messages are lost)")
                     phases["broker restarted"] = timezone.now()
                     broker.stop()
+                    if storms:
+                        storms.poke()
                     time.sleep(3)
                     broker.start()
+                    broker_back = timezone.now()
                     restarted_broker = True
                 time.sleep(1)
             ended_at = timezone.now()
+            if storms:
+                storms.stop()
+                log(f"storms stopped after {len(storms.bursts)} bursts")
             log("time is up: stopping beat, faults off, draining the work in flight")
             procs["beat"].terminate()
             procs["beat"].wait(timeout=30)
@@ -431,13 +789,26 @@ def main() -> int:
                 procs[name].terminate()
             for name in ("worker1", "worker2"):
                 procs[name].wait(timeout=60)
-            log("reading the emulator's state and the portal's database")
-            result = figures(control.state(), ended_at, phases)
+            web.stop()
+            log("reading the emulator's state and log and the portal's database")
+            state, request_log = control.state(), control.requests_log(method="PUT")
+            keep_evidence(logs, state, request_log, storms.bursts if storms else [])
+            result = figures(
+                state,
+                request_log,
+                storms.bursts if storms else [],
+                ended_at,
+                phases,
+                phases | ({"broker back": broker_back} if broker_back else {}),
+            )
+            result["load"] = load
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        if web:
+            web.stop()
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -453,16 +824,59 @@ def main() -> int:
     print(f"portal/emulator disagreements (target 0):     {result['disagree']}")
     print(f"state changes without an audit event (0):     {result['unaudited']}")
     print(f"worst remaining lifetime at rotation:         {result['worst']:.1f} s")
-    ok = not (result["lapsed"] or result["reused"] or result["disagree"] or result["unaudited"])
+    storms, concurrent = result["storms"], result["concurrent"]
+    print(
+        f"storm bursts (x{STORM_REQUESTS} 'rotate now' at once):      {storms['bursts']} "
+        f"(longest {storms['longest']:.1f} s)"
+    )
+    print(f"storm requests sent:                          {storms['requests']}")
+    print(f"storm answers:                                {answers_text(storms['answers'])}")
+    if storms["errors_by_phase"]:
+        print(f"  answers that are no outcome, by phase:      {storms['errors_by_phase']}")
+    print(
+        f"PUTs with a new nonce per storm burst (<= 1): at most {storms['most_new']} "
+        f"(bursts by count: {storms['new_per_burst']})"
+    )
+    print(
+        f"PUTs during storm bursts:                     {storms['puts']} "
+        f"(without a logged nonce: {storms['unlogged']})"
+    )
+    print(f"PUTs at Webex at once from two callers (0):   {len(concurrent)}")
+    for burst in storms["over"][:10]:
+        print(f"  burst with {len(burst['newNonces'])} new nonces: {burst}")
+    for overlap in concurrent[:10]:
+        print(f"  overlapping PUTs: {overlap}")
+    load = result["load"] or [float("nan")]
+    print(
+        f"load average (1 min) during the run:          mean {sum(load) / len(load):.1f}, "
+        f"max {max(load):.1f} on {os.cpu_count()} cores"
+    )
+    answered = sum(n for answer, n in storms["answers"].items() if answer in STORM_OUTCOMES)
+    ok = not (
+        result["lapsed"]
+        or result["reused"]
+        or result["disagree"]
+        or result["unaudited"]
+        or storms["most_new"] > 1
+        or concurrent
+        or result["log_incomplete"]
+        or (STORM_SOURCES > 0 and not answered)  # storms that never reached the API
+    )
     summary = (
         f"soak {'PASSED' if ok else 'FAILED'}: {COUNT} data sources, {SECONDS} s, "
         f"{result['rotations']} rotations, lapsed {result['lapsed']}, nonce reuse "
         f"{result['reused']}, disagreements {result['disagree']}, unaudited "
-        f"{result['unaudited']}, worst remaining {result['worst']:.1f} s"
+        f"{result['unaudited']}, worst remaining {result['worst']:.1f} s, "
+        f"{storms['requests']} rotate-now in {storms['bursts']} storms, new-nonce PUTs per "
+        f"storm at most {storms['most_new']}, concurrent PUTs {len(concurrent)}"
     )
     write_report(result, hits, summary)
     print(summary)
     return 0 if ok else 1
+
+
+def answers_text(answers: dict[str, int]) -> str:
+    return ", ".join(f"{answer} {n}" for answer, n in sorted(answers.items(), key=lambda a: -a[1]))
 
 
 def write_report(result: dict, hits: int, summary: str) -> None:
@@ -470,6 +884,8 @@ def write_report(result: dict, hits: int, summary: str) -> None:
     import platform
 
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    storms, concurrent = result["storms"], result["concurrent"]
+    load = result["load"] or [float("nan")]
     rows = [
         ("rotations accepted by Webex", "", result["rotations"]),
         ("faults injected", f"~{FAULT_RATE:.0%} of data source calls", hits),
@@ -480,6 +896,31 @@ def write_report(result: dict, hits: int, summary: str) -> None:
         ("data sources where portal and emulator disagree", "0", result["disagree"]),
         ("state changes without an audit event", "0", result["unaudited"]),
         ("worst remaining lifetime at rotation (s)", "> 0", f"{result['worst']:.1f}"),
+        (
+            "'rotate now' storm bursts (data sources x concurrent requests)",
+            "",
+            f"{storms['bursts']} x {STORM_REQUESTS}",
+        ),
+        ("storm requests sent", "", storms["requests"]),
+        ("storm answers by outcome", "", answers_text(storms["answers"]) or "none"),
+        (
+            "storm answers that are no outcome, by the phase their burst began in",
+            "",
+            storms["errors_by_phase"] or "none",
+        ),
+        (
+            "PUTs with a new nonce per storm burst",
+            "≤ 1",
+            f"at most {storms['most_new']} (bursts by count: "
+            + ", ".join(f"{n}: {bursts}" for n, bursts in storms["new_per_burst"].items())
+            + ")",
+        ),
+        (
+            "PUTs that reached Webex during storm bursts (without a logged nonce)",
+            "",
+            f"{storms['puts']} ({storms['unlogged']})",
+        ),
+        ("PUTs of one data source at Webex at once from two callers", "0", len(concurrent)),
     ]
     table = "\n".join(f"| {name} | {target} | {value} |" for name, target, value in rows)
     full = SECONDS >= 600 and COUNT >= 2000
@@ -491,7 +932,11 @@ def write_report(result: dict, hits: int, summary: str) -> None:
         f"Python {platform.python_version()} by `make soak` (`scripts/soak.py`): "
         f"{COUNT} data sources in {ORGS} orgs, {LIFETIME_MINUTES}-minute tokens, {SECONDS} s, "
         f"{FAULT_RATE:.0%} faults, {LATENCY_MS:.0f} ms latency, one worker killed with SIGKILL "
-        "halfway and restarted, the broker restarted once.\n\n"
+        "halfway and restarted, the broker restarted once; all along, 'rotate now' storms "
+        f"through the API ({STORM_SOURCES} data sources x {STORM_REQUESTS} concurrent requests "
+        f"every {STORM_EVERY[0]:.0f}-{STORM_EVERY[1]:.0f} s, gunicorn 2 workers x 8 threads). "
+        f"Load average (1 min) during the run: mean {sum(load) / len(load):.1f}, max "
+        f"{max(load):.1f}.\n\n"
         f"| figure | target | value |\n|---|---|---|\n{table}\n\n{summary}\n"
     )
 

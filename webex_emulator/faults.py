@@ -8,7 +8,8 @@ unlimited). Rules are tried in order; the first one that fires wins. Kinds:
   (``retryAfter`` seconds, default 1), as Webex's throttling does;
 * ``timeout``: hold the request for ``delaySeconds`` (default: the ``timeoutFaultSeconds`` setting,
   30 s), then answer ``status`` if one is given (e.g. 504), otherwise process the request normally:
-  the client has usually given up by then, which is exactly the ambiguous outcome to test;
+  the client has usually given up by then, which is exactly the ambiguous outcome to test (the
+  body is read before the hold, so the change is made even though nobody hears the answer);
 * ``reset``: drop the TCP connection without any response (a client sees a connection error).
 
 Latency (``PUT /_emulator/latency``) is ``ms`` plus a uniform jitter of +/- ``jitterMs``, slept

@@ -70,6 +70,26 @@ async def reset_connection(send: Send) -> None:
         await asyncio.sleep(0)
 
 
+async def buffered(receive: Receive) -> Receive:
+    """Read the request body now and replay it later, whether or not the client is still
+    there. A client that left before sending all of it gets the original `receive` (the app
+    then sees the disconnect, as it would have)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks)}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 class EmulatorMiddleware:
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
@@ -129,6 +149,11 @@ class EmulatorMiddleware:
             delay = rule.delay_seconds
             if delay is None:
                 delay = self.emulator.store.config.timeout_fault_seconds
+            if rule.status is None:
+                # Webex has the whole request before it stalls. Read the body now: read after
+                # the hold, it is gone once the client has given up (the server reports a
+                # disconnect instead), and the change would never be made.
+                receive = await buffered(receive)
             await asyncio.sleep(delay)
             if rule.status is None:
                 await self.app(scope, receive, send)

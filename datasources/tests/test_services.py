@@ -233,6 +233,76 @@ def test_a_lost_response_is_retried_with_the_same_nonce(register, emulator, sett
     assert len(set(remote_nonces(emulator, ds))) == 2
 
 
+def test_an_answered_retry_holds_the_data_source_until_the_unanswered_attempt_settled(
+    register, emulator, settings
+):
+    """The client re-sends a PUT whose answer did not come in time; when the re-send is
+    answered, the first attempt may still be at Webex and land later. A change sent in
+    between would be undone by it (Webex back on the rotation's payload and nonce while the
+    portal has the change): until that attempt has settled, nothing else goes out."""
+    ds = register()
+    settings.WEBEX_READ_TIMEOUT = 0.5
+    emulator.set_faults(
+        [
+            {
+                "method": "PUT",
+                "pathRegex": "/v1/dataSources/",
+                "kind": "timeout",
+                "delaySeconds": 2.5,  # the first attempt lands ~2.5 s in; the re-send by ~1.1 s
+                "times": 1,
+            }
+        ]
+    )
+    assert services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == "rotated"
+    rotated = DataSource.objects.get(pk=ds.pk)
+    with pytest.raises(services.DataSourceBusy):
+        services.datasource_disable(ds=rotated, message="Maintenance", actor=SYSTEM)
+    time.sleep(2.6)  # the first attempt lands (the same nonce and payload: no harm alone)
+    assert (remote(emulator, ds)["nonce"], remote(emulator, ds)["status"]) == (
+        rotated.nonce,
+        "active",
+    )
+    with time_machine.travel(rotated.inflight_until + dt.timedelta(seconds=1)):
+        disabled = services.datasource_disable(ds=rotated, message="Maintenance", actor=SYSTEM)
+    there = remote(emulator, ds)
+    assert (there["nonce"], there["status"]) == (disabled.nonce, "disabled")
+
+
+def test_a_refusal_after_an_unanswered_attempt_holds_the_data_source_too(
+    register, emulator, settings
+):
+    """First attempt unanswered (held at Webex), the client's re-send refused with a 500: the
+    call ended with an answer, but the first attempt is still there, so "rotate now" right
+    after says in_progress instead of sending the pending nonce beside it."""
+    ds = register()
+    settings.WEBEX_READ_TIMEOUT = 0.5
+    emulator.set_faults(
+        [
+            {
+                "method": "PUT",
+                "pathRegex": "/v1/dataSources/",
+                "kind": "timeout",
+                "delaySeconds": 2.5,
+                "times": 1,
+            },
+            {
+                "method": "PUT",
+                "pathRegex": "/v1/dataSources/",
+                "kind": "status",
+                "status": 500,
+                "times": 1,
+            },
+        ]
+    )
+    assert services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == "failed"
+    assert services.datasource_rotate(ds_id=ds.pk, force=True, actor=SYSTEM).outcome == (
+        "in_progress"
+    )
+    assert len(puts(emulator, ds)) == 1  # the 500; the held attempt is logged when it ends
+    failed = DataSource.objects.get(pk=ds.pk)
+    assert failed.next_rotation_at >= failed.inflight_until
+
+
 def test_an_unanswered_call_holds_the_data_source_until_it_settled(register, emulator, settings):
     """No answer is not an ending: Webex may still be applying that PUT, so for one more read
     timeout nothing else (an edit, a retry) is sent for the data source."""

@@ -103,6 +103,33 @@ def test_timeout_fault_holds_the_request(world: World) -> None:
     assert_error_body(response)
 
 
+def test_a_timeout_fault_applies_a_change_the_client_gave_up_on(world: World) -> None:
+    """Webex had the whole request before it stalled: when the client's read timeout ends the
+    call first, the change is still made, late (the ambiguous outcome this fault is for)."""
+    source = world.registered()
+    world.control.set_faults(
+        [{"method": "PUT", "pathRegex": "dataSources/", "kind": "timeout", "delaySeconds": 0.5}]
+    )
+    body = world.update_body(source, nonce="applied-late")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.put(
+            f"{world.base_url}/v1/dataSources/{source['id']}",
+            json=body,
+            headers={"Authorization": f"Bearer {world.token_a}"},
+            timeout=0.2,
+        )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        (put,) = world.control.requests_log(path=source["id"], method="PUT") or [None]
+        if put:
+            break
+        time.sleep(0.05)
+    assert (put["fault"], put["status"], put["nonce"]) == ("timeout", 200, "applied-late")
+    world.control.clear_faults()
+    again = world.api.call("GET", f"/v1/dataSources/{source['id']}", world.token_a)
+    assert again.json()["nonce"] == "applied-late"
+
+
 def test_timeout_uses_the_configured_default_delay(world: World) -> None:
     world.control.set_config(timeoutFaultSeconds=0.4)
     world.control.set_faults([{"kind": "timeout", "pathRegex": "schemas"}])
