@@ -249,7 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["byods_portal.api.permissions.HasPortalPerm"],
     "DEFAULT_THROTTLE_CLASSES": ["byods_portal.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "byods_portal.api.pagination.PortalPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["byods_portal.api.filters.StrictFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
