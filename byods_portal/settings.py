@@ -250,6 +250,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["byods_portal.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "byods_portal.api.pagination.PortalPagination",
     "DEFAULT_FILTER_BACKENDS": ["byods_portal.api.filters.StrictFilterBackend"],
+    # JSON only: form encodings cannot say a value's type (every value would be text).
+    "DEFAULT_PARSER_CLASSES": ["byods_portal.api.parsers.StrictJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
