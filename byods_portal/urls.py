@@ -31,3 +31,9 @@ urlpatterns = [
     path("", include("alerts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ these answer in the API's JSON error format; elsewhere, the portal's pages.
+handler400 = "byods_portal.api.errors.bad_request"
+handler403 = "byods_portal.api.errors.permission_denied"
+handler404 = "byods_portal.api.errors.page_not_found"
+handler500 = "byods_portal.api.errors.server_error"
