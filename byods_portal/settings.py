@@ -281,6 +281,11 @@ SPECTACULAR_SETTINGS = {
         "BulkOperationKindEnum": "operations.models.BulkOperation.Kind",
         "AlertKindEnum": "alerts.models.Kind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "byods_portal.api.schema.close_requests",
+        "byods_portal.api.schema.add_links",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
