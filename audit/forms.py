@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django import forms
 
 from .models import AuditEvent
@@ -38,6 +40,25 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     correlation = forms.UUIDField(required=False, label="Correlation id")
+
+    def _utc(self, name: str):
+        """The instant in UTC. Any offset ISO 8601 allows is read (PostgreSQL takes only
+        +-15:59), and instants beyond year 1 to 9999 in UTC are the ends of time: no event
+        lies outside them, so the filter means the same."""
+        value = self.cleaned_data.get(name)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            earliest = value.replace(tzinfo=None) < dt.datetime(2000, 1, 1)
+            return (dt.datetime.min if earliest else dt.datetime.max).replace(tzinfo=dt.UTC)
+
+    def clean_since(self):
+        return self._utc("since")
+
+    def clean_until(self):
+        return self._utc("until")
 
     def clean(self):
         data = super().clean()

@@ -50,11 +50,15 @@ def _alive() -> QuerySet[DataSource]:
     return DataSource.objects.filter(deleted_at__isnull=True)
 
 
-def datasource_get_for_user(user, public_id: uuid.UUID) -> DataSource:
-    """The one guard for data source lookups by public id (404 when missing or deleted)."""
+def datasource_get_for_user(
+    user, public_id: uuid.UUID, *, with_deleted: bool = False
+) -> DataSource:
+    """The one guard for data source lookups by public id (404 when missing or deleted).
+    `with_deleted` finds a deleted one too, for writes to answer "already deleted"."""
     if not user.is_authenticated:
         raise Http404
-    ds = _alive().select_related("org__service_app").filter(public_id=public_id).first()
+    rows = DataSource.objects.all() if with_deleted else _alive()
+    ds = rows.select_related("org__service_app").filter(public_id=public_id).first()
     if ds is None:
         raise Http404("No such data source")
     return ds

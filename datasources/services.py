@@ -483,8 +483,18 @@ def datasource_update(
     token_lifetime_minutes,
     actor: Actor | None = None,
 ) -> DataSource:
-    """Edit: validated like a registration, sent as the full payload with a new nonce."""
+    """Edit: validated like a registration, sent as the full payload with a new nonce.
+    Webex never changes a data source's schema (it refuses the update), so another schema is
+    refused here, before any call; and an edit that changes nothing sends nothing (no new
+    nonce, no audit event): `ds` comes back as it was."""
     org = ds.org
+    if (schema_id or "").strip() != ds.schema_id:
+        raise ValidationError(
+            {
+                "schema_id": "Webex does not change a data source's schema: keep "
+                f"{ds.schema_id}, or register a new data source for the other schema."
+            }
+        )
     data = validate_datasource(
         schema_id=schema_id,
         url=url,
@@ -494,6 +504,8 @@ def datasource_update(
         allowed_schema_ids=org.authorized_schema_ids,
         allowed_domains=org.authorized_domains,
     )
+    if all(getattr(ds, name) == value for name, value in vars(data).items()):
+        return ds
     return _change(
         ds,
         action=Action.DATASOURCE_UPDATED,
@@ -541,7 +553,11 @@ def datasource_enable(*, ds: DataSource, actor: Actor | None = None) -> DataSour
 
 
 def datasource_delete(*, ds: DataSource, reason: str, actor: Actor | None = None) -> None:
-    """Delete at Webex (already gone counts as done), then here; the audit trail keeps it."""
+    """Delete at Webex (already gone counts as done), then here; the audit trail keeps it.
+    Refused, before any call, once deleted or while the org is not active (as every change)."""
+    if ds.deleted_at is not None:
+        raise DataSourceError(f"{ds.url} is already deleted.")
+    _require_active_org(ds.org)
     if len((reason or "").strip()) < 5:
         raise ValidationError({"reason": "Give a reason (at least 5 characters)."})
     _delete(ds, reason=reason.strip(), summary=f"Deleted {ds.url} at Webex", actor=actor)

@@ -32,8 +32,9 @@ class DataSourceInput:
 
 
 def normalize_host(host: str) -> str:
-    """Lower-case, IDNA-encoded host without a trailing dot; ValueError if it is not a name."""
-    host = host.rstrip(".").lower()
+    """Lower-case, IDNA-encoded host without its trailing dot (one: the root of the DNS);
+    ValueError if it is not a name."""
+    host = host.removesuffix(".").lower()
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
@@ -65,7 +66,12 @@ def host_in_domains(host: str, domains: list[str]) -> bool:
 
 
 def check_url(url: str, domains: list[str]) -> str:
-    """The URL as Webex will see it, or a ValidationError naming `url` and the rule."""
+    """The URL as Webex will see it, or a ValidationError naming `url` and the rule.
+
+    The host comes back in the one form Webex accepts, the form checked against the domains:
+    lower case, IDNA-encoded (punycode), without a trailing dot. So `https://F.byods.example.com./x`
+    is stored and sent as `https://f.byods.example.com/x`, and `bücher.byods.example.com` as
+    `xn--bcher-kva.byods.example.com`; the rest of the URL is kept as typed."""
 
     def fail(rule: str) -> ValidationError:
         return ValidationError({"url": rule})
@@ -77,6 +83,8 @@ def check_url(url: str, domains: list[str]) -> str:
         raise fail(f"The URL is longer than {MAX_URL} characters.")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise fail("The URL must not contain spaces or control characters.")
+    if "\\" in url:
+        raise fail("The URL must not contain backslashes (Webex refuses them).")
     # Zero-width characters, direction overrides and byte-order marks (Unicode "format"
     # characters) are invisible on screen: a URL that reads as approved but is not.
     if any(unicodedata.category(ch) in {"Cf", "Cc", "Co", "Cs", "Cn"} for ch in url):
@@ -101,14 +109,19 @@ def check_url(url: str, domains: list[str]) -> str:
     else:
         raise fail("Use a host name inside the approved domains, not an IP address.")
     try:
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        port = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise fail("The URL's port must be a number from 1 to 65535.") from None
+    if port == 0:
+        raise fail("The URL's port must be a number from 1 to 65535.")
+    try:
         ascii_host = normalize_host(host)
     except ValueError:
         raise fail("The URL's host is not a valid host name.") from None
     # IDNA quietly maps full-width letters and dots to ASCII ("ｂyods．example．com" becomes
     # "byods.example.com"), so what a person reads differs from what was checked: only hosts
     # already in their canonical form are accepted.
-    if not host.isascii() and host.rstrip(".").lower() != _idna_decode(ascii_host):
+    if not host.isascii() and host.removesuffix(".").lower() != _idna_decode(ascii_host):
         raise fail(
             "The URL's host contains look-alike characters (full-width letters or dots); "
             "type it in its plain form."
@@ -119,7 +132,12 @@ def check_url(url: str, domains: list[str]) -> str:
             f"The host {ascii_host} is not one of this org's authorized domains or their "
             f"subdomains ({allowed})."
         )
-    return url
+    # Only the host changes: everything after it (port, path, query) is kept as typed.
+    rest = url[url.index("//") + 2 + len(parts.netloc) :]
+    normalized = f"https://{ascii_host}{f':{port}' if port is not None else ''}{rest}"
+    if len(normalized) > MAX_URL:
+        raise fail(f"The URL, with its host in punycode, is longer than {MAX_URL} characters.")
+    return normalized
 
 
 def validate_datasource(

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import FormSerializer
+from core.api.serializers import FormSerializer, text_field
 
 from ..forms import IncidentForm
 from ..models import Alert
@@ -64,6 +64,6 @@ class IncidentSerializer(FormSerializer):
     form_class = IncidentForm
 
     org = serializers.UUIDField(help_text="The org's id.")
-    summary = serializers.CharField(
-        max_length=500, help_text="What is happening (5 to 500 characters)."
+    summary = text_field(
+        min_length=5, max_length=500, help_text="What is happening (5 to 500 characters)."
     )

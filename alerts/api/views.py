@@ -2,7 +2,6 @@
 (alerts/views.py says who may do what); the rules live in `alerts.services`."""
 
 from django.core.exceptions import ValidationError
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from rest_framework.response import Response
 from accounts.api.authentication import ApiKeyPrincipal
 from accounts.roles import Perm
 from core.api.errors import Conflict
+from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example, example
 from core.api.views import PortalViewSet
 from tenants.api.views import ORG_EXAMPLE
@@ -45,7 +45,7 @@ RESOLVED_AT = "2026-11-23T10:02:00Z"
 
 class AlertViewSet(PortalViewSet):
     serializer_class = AlertSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = AlertFilter
     perms = {
         "list": Perm.VIEW_PORTAL,

@@ -242,7 +242,7 @@ def test_incident_shape_errors_name_their_fields(api_client_for, org, queued, pa
 
 
 def test_incident_rule_errors_are_the_services(api_client_for, org, queued):
-    payload = {"org": str(org.public_id), "summary": "  x  "}
+    payload = {"org": str(org.public_id), "summary": "x"}
     response = api_client_for("operator").post(INCIDENTS, payload, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {

@@ -1,21 +1,22 @@
 """Keyset paging for the audit trail (`?before=<cursor>` / `?after=<cursor>`): no COUNT and no
 OFFSET, so a page costs the same at a million events as at a thousand (`audit.selectors`)."""
 
-import re
-
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from core.api.pagination import whole_number
+
 from ..selectors import audit_page
+
+MAX_CURSOR = 2**63 - 1  # event ids are bigints
 
 
 class AuditKeysetPagination(BasePagination):
     page_size = 50
 
     def _cursor(self, request, name: str) -> int | None:
-        value = request.query_params.get(name, "")
-        return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+        return whole_number(request, name, minimum=0, maximum=MAX_CURSOR)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -63,7 +64,7 @@ class AuditKeysetPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": text,
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR},
             }
             for name, text in (
                 ("before", "Cursor from `older`: the page of older events."),

@@ -2,7 +2,6 @@
 
 from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -10,6 +9,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.roles import Perm
+from core.api.filters import StrictFilterBackend, check_filter_values
 from core.api.views import PortalViewSet
 
 from ..export import csv_rows
@@ -53,7 +53,7 @@ class CSVRenderer(BaseRenderer):
 
 class AuditEventViewSet(PortalViewSet):
     serializer_class = AuditEventSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = AuditEventFilter
     pagination_class = AuditKeysetPagination
     perms = {"list": Perm.VIEW_AUDIT, "retrieve": Perm.VIEW_AUDIT, "export": Perm.EXPORT_AUDIT}
@@ -102,7 +102,10 @@ class AuditEventViewSet(PortalViewSet):
         },
     )
     def export(self, request):
+        # Every filter is checked before the first byte streams: once the 200 is sent, an
+        # error can only cut the file short.
         flt = self.filterset_class(request.query_params, queryset=self.get_queryset())
+        check_filter_values(flt)
         if not flt.is_valid():
             raise ValidationError(flt.errors)
         used = {k: v for k, v in request.query_params.items() if v}
@@ -121,6 +124,8 @@ class AuditEventViewSet(PortalViewSet):
         return response
 
     def get_renderers(self):
-        if getattr(self, "action", None) == "export":
+        # By the route, not the action: a method the route lacks has no action, and still
+        # answers 405 in JSON, not 404 for its `?format=csv`.
+        if "export" in getattr(self, "action_map", {}).values():
             return [JSONRenderer(), CSVRenderer()]
         return super().get_renderers()

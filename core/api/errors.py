@@ -4,16 +4,21 @@
 
 `code` is stable and machine-readable; `message` is for people; `fields` names each bad field
 with the same messages the forms show (the API validates with the same forms and services).
-Webex refusals become 502 (the upstream failed us), state conflicts 409.
+Webex refusals become 502 (the upstream failed us), state conflicts 409, a body over the limit
+413. Answers Django gives before or instead of a view (a path that matches no route, such as a
+malformed id; a crash) are in the same format under /api/ (`handler400` ... `handler500`).
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -40,6 +45,14 @@ class Conflict(exceptions.APIException):
 
 def body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def too_large_message(limit: int, length: int | None = None) -> str:
+    sent = f"The request body is {length} bytes; t" if length else "T"
+    return (
+        f"{sent}he API accepts at most {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE). "
+        "Send less at once."
+    )
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -79,6 +92,10 @@ def _webex(exc: WebexError, message: str) -> Response:
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # a body read without a Content-Length to check
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        logger.warning("API request body over the limit of %s bytes refused", limit)
+        return Response(body("too_large", too_large_message(limit)), status=413)
     # Django's own 404/403 as DRF's, so they carry DRF's codes (as DRF's handler does).
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
@@ -115,3 +132,35 @@ def api_exception_handler(exc, context) -> Response | None:
         code = "throttled"
     response.data = body(str(code), str(detail))
     return response
+
+
+# --- What Django answers without a view, in the API's format under /api/ ------------------
+def is_api_path(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _json_or(page, status: int, code: str, message: str):
+    def handler(request, exception=None, **kwargs):
+        if is_api_path(request):
+            return JsonResponse(body(code, message), status=status)
+        return page(request, exception, **kwargs) if exception is not None else page(request)
+
+    return handler
+
+
+bad_request = _json_or(defaults.bad_request, 400, "bad_request", "The request is malformed.")
+permission_denied = _json_or(
+    defaults.permission_denied, 403, "permission_denied", "You may not do this."
+)
+page_not_found = _json_or(
+    defaults.page_not_found,
+    404,
+    "not_found",
+    "No such API path: check the path and that ids are UUIDs (see /api/schema/).",
+)
+server_error = _json_or(
+    defaults.server_error,
+    500,
+    "server_error",
+    "The portal failed to answer; the error is logged. Try again, or tell the operators.",
+)

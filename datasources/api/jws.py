@@ -9,6 +9,7 @@ tell "the token is bad" from "my API key is bad" (401 in the API's error format)
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 
 from accounts.roles import Perm
@@ -28,7 +29,7 @@ class VerifierRateThrottle(ApiKeyRateThrottle):
 
 
 VerifyRequest = inline_serializer(
-    "JwsVerifyRequest",
+    "JwsVerify",  # the schema's component is JwsVerifyRequest (request components are split)
     {"token": serializers.CharField(help_text="The JWS as presented: bare or 'Bearer <jws>'.")},
 )
 VerifyResponse = inline_serializer(
@@ -80,11 +81,17 @@ class JwsVerifyViewSet(PortalViewSet):
             "Checks issuer, key, signature, expiry, audience, subject, the data source (URL, "
             "schema and org compared exactly), its nonce (current, or the previous one until "
             "it expires) and its status. 200 with `valid` either way; 400 when `token` is "
-            "missing; 503 with `retryAfter` when the issuer's keys cannot be fetched."
+            "missing or the body is not JSON, 415 when it is not sent as `application/json`; "
+            "503 with `retryAfter` when the issuer's keys cannot be fetched."
         ),
         tags=["jws"],
         request=VerifyRequest,
-        responses={200: VerifyResponse, 400: VerifyResponse, 503: VerifyResponse},
+        responses={
+            200: VerifyResponse,
+            400: VerifyResponse,
+            415: VerifyResponse,
+            503: VerifyResponse,
+        },
         examples=[
             OpenApiExample("request", value={"token": "Bearer eyJraWQiOi..."}, request_only=True),
             OpenApiExample("accepted", value=ACCEPTED, response_only=True, status_codes=["200"]),
@@ -101,6 +108,19 @@ class JwsVerifyViewSet(PortalViewSet):
         ],
     )
     def verify(self, request):
-        token = request.data.get("token") if hasattr(request.data, "get") else None
+        try:
+            data = request.data
+        except (ParseError, UnsupportedMediaType) as exc:
+            # Receivers read one format here, even for a body that is not JSON.
+            return Response(
+                {
+                    "valid": False,
+                    "code": Code.MALFORMED.value,
+                    "field": "body",
+                    "message": f"Send a JSON object with the token: {exc.detail}",
+                },
+                status=exc.status_code,
+            )
+        token = data.get("token") if isinstance(data, dict) else None
         status, body = jws_verify_for_api(token)
         return Response(body, status=status)

@@ -4,14 +4,20 @@ answers; the rules live in `datasources.services` and `datasources.validation`."
 import uuid
 
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.roles import Perm
 from core.api.errors import Conflict
+from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example, example
+from core.api.serializers import TEXT_PATTERN, check_json, check_text, text_field
 from core.api.views import PortalViewSet
 from tenants import selectors as tenant_selectors
 from tenants.models import CustomerOrg
@@ -26,6 +32,7 @@ from .serializers import (
     DisableSerializer,
     RegisterSerializer,
     RotationResultSerializer,
+    UpdateSerializer,
 )
 
 Status = DataSource.Status
@@ -68,11 +75,43 @@ URL_ERROR = error_example(
     "Check the fields: url.",
     {"url": ["The URL must start with https:// (Webex only calls secure endpoints)."]},
 )
+SCHEMA_ERROR = error_example(
+    "invalid",
+    "Check the fields: schema_id.",
+    {
+        "schema_id": [
+            "Webex does not change a data source's schema: keep "
+            "5397013b-7920-4ffc-807c-e8a3e0a18f43, or register a new data source for the "
+            "other schema."
+        ]
+    },
+)
+ORG_NOT_ACTIVE = error_example(
+    "org_not_active",
+    "Globex Retail is offboarded: changes reach Webex only for active orgs.",
+    status=409,
+)
+REASON = text_field(min_length=5, max_length=500)
+# An edit that changes nothing is not sent to Webex (no new nonce): 200 with this header.
+UNCHANGED = "Portal-Unchanged"
+UNCHANGED_HEADER = OpenApiParameter(
+    UNCHANGED,
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[200],
+    enum=["true"],
+    description="Present when the edit changed nothing: nothing was sent to Webex, no new "
+    "nonce was made and no audit event was written; the body is the data source as it was.",
+)
+SAVED = OpenApiResponse(
+    DataSourceSerializer,
+    description="Saved at Webex; or, with `Portal-Unchanged: true`, nothing to change.",
+)
 
 
 class DataSourceViewSet(PortalViewSet):
     serializer_class = DataSourceSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = DataSourceFilter
     perms = {
         "list": Perm.VIEW_PORTAL,
@@ -91,6 +130,22 @@ class DataSourceViewSet(PortalViewSet):
 
     def _ds(self, id) -> DataSource:
         return selectors.datasource_get_for_user(self.request.user, id)
+
+    def _changeable(self, id) -> DataSource:
+        """The data source, if its state allows a change: every write answers the same 409
+        for an org that is not active and for a deleted data source, before reading input
+        (so before any call to Webex)."""
+        ds = selectors.datasource_get_for_user(self.request.user, id, with_deleted=True)
+        org = ds.org
+        if org.status != CustomerOrg.Status.ACTIVE:
+            raise Conflict(
+                f"{org.name} is {org.get_status_display().lower()}: changes reach Webex only "
+                "for active orgs.",
+                "org_not_active",
+            )
+        if ds.deleted_at is not None:
+            raise Conflict(f"{ds.url} is deleted: it cannot change any more.", "deleted")
+        return ds
 
     def _answer(self, ds: DataSource, code: int = 200) -> Response:
         return Response(self.get_serializer(self._ds(ds.public_id)).data, status=code)
@@ -124,55 +179,69 @@ class DataSourceViewSet(PortalViewSet):
         ],
     )
     def create(self, request):
-        org = self._org_from(request.data)
+        data = check_json(request.data, RegisterSerializer().fields)
+        org = self._org_from(data)
         if org.status != CustomerOrg.Status.ACTIVE:
             raise Conflict(
                 f"{org.name} is {org.get_status_display().lower()}: data sources can be "
                 "registered only for active orgs.",
                 "org_not_active",
             )
-        payload = self._validated(request.data, org=org)
+        payload = self._validated({k: v for k, v in data.items() if k != "org"}, org=org)
         ds = services.datasource_register(org=org, **payload, actor=self.actor())
         return self._answer(ds, status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Edit a data source (full payload)",
-        description="Sent to Webex as the full payload with a new nonce, as the edit page does.",
+        description="Sent to Webex as the full payload with a new nonce, as the edit page does. "
+        "The schema cannot change (leave `schema_id` out). An edit that changes nothing is not "
+        "sent: 200 with the header `Portal-Unchanged: true`.",
         tags=["data sources"],
-        request=DataSourceInputSerializer,
-        responses={200: DataSourceSerializer},
+        request=UpdateSerializer,
+        parameters=[UNCHANGED_HEADER],
+        responses={200: SAVED},
         examples=[
             example("edit", INPUT_EXAMPLE, response=False),
             example("saved", DS_EXAMPLE),
             URL_ERROR,
+            SCHEMA_ERROR,
+            ORG_NOT_ACTIVE,
         ],
     )
     def update(self, request, id):
-        ds = self._ds(id)
-        payload = self._validated(request.data, org=ds.org, current_schema_id=ds.schema_id)
-        ds = services.datasource_update(ds=ds, **payload, actor=self.actor())
-        return self._answer(ds)
+        ds = self._changeable(id)
+        data = check_json(request.data, UpdateSerializer().fields)
+        return self._update(ds, {"schema_id": ds.schema_id} | dict(data))
 
     @extend_schema(
         summary="Edit some fields of a data source",
-        description="The fields not sent keep their values; then as the full edit.",
+        description="The fields not sent keep their values; then as the full edit. A PATCH "
+        "that changes nothing (`{}` included) is not sent to Webex: 200 with the header "
+        "`Portal-Unchanged: true`.",
         tags=["data sources"],
-        request=DataSourceInputSerializer(partial=True),
-        responses={200: DataSourceSerializer},
+        request=UpdateSerializer(partial=True),
+        parameters=[UNCHANGED_HEADER],
+        responses={200: SAVED},
         examples=[
             example("edit", {"audience": "byods-rx-2"}, response=False),
             example("saved", DS_EXAMPLE),
+            SCHEMA_ERROR,
+            ORG_NOT_ACTIVE,
         ],
     )
     def partial_update(self, request, id):
-        ds = self._ds(id)
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        ds = self._changeable(id)
+        sent = check_json(request.data, UpdateSerializer().fields)
         current = {name: getattr(ds, name) for name in DataSourceForm.PAYLOAD}
-        sent = {name: request.data.get(name) for name in request.data}
-        payload = self._validated(current | sent, org=ds.org, current_schema_id=ds.schema_id)
-        ds = services.datasource_update(ds=ds, **payload, actor=self.actor())
-        return self._answer(ds)
+        return self._update(ds, current | dict(sent))
+
+    def _update(self, ds: DataSource, data: dict) -> Response:
+        payload = self._validated(data, org=ds.org, current_schema_id=ds.schema_id)
+        saved = services.datasource_update(ds=ds, **payload, actor=self.actor())
+        response = self._answer(saved)
+        if saved.version == ds.version:
+            response[UNCHANGED] = "true"
+        return response
 
     @extend_schema(
         summary="Disable a data source with a message",
@@ -186,7 +255,7 @@ class DataSourceViewSet(PortalViewSet):
         ],
     )
     def disable(self, request, id):
-        ds = self._ds(id)
+        ds = self._changeable(id)
         if ds.status == Status.DISABLED:
             raise Conflict(f"{ds.url} is already disabled.", "already_disabled")
         serializer = DisableSerializer(data=request.data)
@@ -204,7 +273,7 @@ class DataSourceViewSet(PortalViewSet):
         examples=[example("enabled", DS_EXAMPLE)],
     )
     def enable(self, request, id):
-        ds = self._ds(id)
+        ds = self._changeable(id)
         if ds.status == Status.ACTIVE:
             raise Conflict(f"{ds.url} is already active.", "already_active")
         return self._answer(services.datasource_enable(ds=ds, actor=self.actor()))
@@ -216,19 +285,19 @@ class DataSourceViewSet(PortalViewSet):
         parameters=[
             OpenApiParameter(
                 "reason",
-                str,
+                {"type": "string", "minLength": 5, "maxLength": 500, "pattern": TEXT_PATTERN},
                 required=True,
-                description="Kept in the audit trail (at least 5 characters).",
+                description="Kept in the audit trail (5 to 500 characters).",
                 examples=[OpenApiExample("reason", value="Customer cancelled the feed")],
             )
         ],
         responses={204: None},
     )
     def destroy(self, request, id):
-        ds = self._ds(id)
-        services.datasource_delete(
-            ds=ds, reason=request.query_params.get("reason", ""), actor=self.actor()
-        )
+        ds = self._changeable(id)
+        reason = request.query_params.get("reason", "")
+        check_text({"reason": reason}, {"reason": REASON})
+        services.datasource_delete(ds=ds, reason=reason, actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -247,7 +316,9 @@ class DataSourceViewSet(PortalViewSet):
         ],
     )
     def rotate(self, request, id):
-        ds = self._ds(id)
+        ds = self._changeable(id)
+        if ds.status == Status.DISABLED:
+            raise Conflict(f"{ds.url} is disabled: enable it to rotate its JWS.", "disabled")
         result = services.datasource_rotate(
             ds_id=ds.pk, force=True, seen_version=ds.version, actor=self.actor()
         )
@@ -259,11 +330,11 @@ class DataSourceViewSet(PortalViewSet):
 
     # ---------------------------------------------------------------- helpers
     def _org_from(self, data) -> CustomerOrg:
-        raw = data.get("org") if isinstance(data, dict) else None
+        raw = data.get("org")
         if not raw:
             raise serializers.ValidationError({"org": ["This field is required."]})
         try:
-            return tenant_selectors.org_get_for_user(self.request.user, uuid.UUID(str(raw)))
+            return tenant_selectors.org_get_for_user(self.request.user, uuid.UUID(raw))
         except (ValueError, Http404):
             raise serializers.ValidationError({"org": ["No such org."]}) from None
 

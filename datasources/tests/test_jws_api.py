@@ -58,3 +58,22 @@ def test_a_verifier_key_may_use_nothing_else(api_client_for):
     client = api_client_for("verifier")
     assert client.get("/api/v1/datasources/").status_code == 403
     assert client.get("/api/v1/orgs/").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ('{"token": "\\ud800"}', "application/json", 400),
+        ("token=x.y.z", "application/x-www-form-urlencoded", 415),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_decision_in_the_same_format(
+    api_client_for, body, content_type, status
+):
+    response = api_client_for("verifier").post(URL, body, content_type=content_type)
+    assert response.status_code == status
+    answer = response.json()
+    assert (answer["valid"], answer["code"], answer["field"]) == (False, "malformed", "body")
+    assert answer["message"].startswith("Send a JSON object with the token")

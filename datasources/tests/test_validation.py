@@ -27,18 +27,20 @@ def errors_of(**overrides) -> dict:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "sent"),
     [
-        "https://cisco.com/x",
-        "https://www.cisco.com/x",
-        "https://a.b.cisco.com/",
-        "https://cisco.com:8443/path?q=1",
-        "https://CISCO.com./x",
-        "https://byods.example.com",
+        ("https://cisco.com/x", "https://cisco.com/x"),
+        ("https://www.cisco.com/x", "https://www.cisco.com/x"),
+        ("https://a.b.cisco.com/", "https://a.b.cisco.com/"),
+        ("https://cisco.com:8443/path?q=1", "https://cisco.com:8443/path?q=1"),
+        # The host as Webex reads it: lower case, no trailing dot, punycode.
+        ("https://CISCO.com./x", "https://cisco.com/x"),
+        ("https://bücher.cisco.com/Ä", "https://xn--bcher-kva.cisco.com/Ä"),
+        ("https://byods.example.com", "https://byods.example.com"),
     ],
 )
-def test_it_accepts_the_domain_and_its_subdomains_with_any_port(url):
-    assert validate(url=url).url == url
+def test_it_accepts_the_domain_and_its_subdomains_with_any_port(url, sent):
+    assert validate(url=url).url == sent
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,10 @@ def test_it_accepts_the_domain_and_its_subdomains_with_any_port(url):
         ("https://xn--ciso-xxx.com/", "authorized domains"),
         ("https://cisсo.com/x", "authorized domains"),  # Cyrillic "с": a look-alike host
         ("", "Enter the data source URL."),
-        ("https://cisco.com:99999/x", "not a valid host name"),
+        ("https://cisco.com:99999/x", "port must be a number from 1 to 65535"),
+        ("https://cisco.com:0/x", "port must be a number from 1 to 65535"),
+        ("https://cisco.com../x", "not a valid host name"),
+        ("https://cisco.com/a\\b", "must not contain backslashes"),
     ],
 )
 def test_it_rejects_url_outside_domains_and_tricks(url, rule):

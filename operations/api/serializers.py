@@ -9,12 +9,16 @@ targets were chosen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import form_value
+from core.api.serializers import (
+    check_json,
+    check_text,
+    check_unread,
+    form_value,
+    text_field,
+)
 
 from ..forms import ConfirmForm, SelectionForm
 from ..kinds import KINDS
@@ -24,6 +28,19 @@ from ..selectors import FILTERS
 FILTER_NAMES = sorted({name for names in FILTERS.values() for name in names})
 # Every field some kind's confirmation asks for; `ConfirmForm` keeps those of the kind chosen.
 CONFIRM_FIELDS = tuple(dict.fromkeys(f for kind in KINDS.values() for f in kind.confirm_fields))
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in FILTER_NAMES},
+        "additionalProperties": False,
+    }
+)
+class FiltersField(serializers.DictField):
+    """The list's filters by name; a name the list does not have is refused (by the service)."""
+
+    child = serializers.CharField(allow_blank=True)
 
 
 def _form_errors(form, rename: dict[str, str] | None = None) -> serializers.ValidationError:
@@ -59,8 +76,7 @@ class SelectionSerializer(serializers.Serializer):
         default=False,
         help_text="Every target the `filters` match, as “all matching” on the list page.",
     )
-    filters = serializers.DictField(
-        child=serializers.CharField(),
+    filters = FiltersField(
         required=False,
         help_text="With `all`: the list's filters. Data sources: "
         + ", ".join(FILTERS[BulkOperation.TargetType.DATASOURCE])
@@ -73,14 +89,9 @@ class SelectionSerializer(serializers.Serializer):
         """Validated by `SelectionForm`; returns {"kind", "selection", "filters"} where
         `selection` is the form's and `filters` what was sent (unknown names are refused by
         the service, with its message)."""
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
-        ids = data.getlist("ids") if hasattr(data, "getlist") else data.get("ids") or []
-        if not isinstance(ids, list):
-            raise serializers.ValidationError({"ids": ["Send a list of ids."]})
+        check_json(data, self.fields)
+        ids = data.get("ids") or []
         filters = data.get("filters") or {}
-        if not isinstance(filters, Mapping):
-            raise serializers.ValidationError({"filters": ["Send an object: name -> value."]})
         prepared = {
             form_name: form_value(data[name])
             for name, form_name in (("kind", "kind"), ("target_type", "target"))
@@ -113,16 +124,21 @@ class SelectionSerializer(serializers.Serializer):
 class StartSerializer(SelectionSerializer):
     """The selection, and the action's own input as the confirmation form asks for it."""
 
-    message = serializers.CharField(
-        required=False, help_text="disable: shown to the customer's admin (up to 256 characters)."
+    message = text_field(
+        max_length=256,
+        required=False,
+        help_text="disable: shown to the customer's admin (up to 256 characters).",
     )
     mode = serializers.ChoiceField(
         choices=["disable", "delete"],
         required=False,
         help_text="offboard: what happens to the orgs' data sources at Webex.",
     )
-    reason = serializers.CharField(
-        required=False, help_text="offboard: kept in the audit trail (at least 5 characters)."
+    reason = text_field(
+        min_length=5,
+        max_length=500,
+        required=False,
+        help_text="offboard: kept in the audit trail (5 to 500 characters).",
     )
     confirm_count = serializers.IntegerField(
         required=False,
@@ -131,15 +147,16 @@ class StartSerializer(SelectionSerializer):
 
 
 def confirm_params(data, *, kind: str, expected: int) -> dict:
-    """The action's input, checked by the page's `ConfirmForm` (same fields, same messages)."""
-    prepared = {
-        name: form_value(data.get(name))
-        for name in CONFIRM_FIELDS
-        if isinstance(data, Mapping) and name in data
-    }
+    """The action's input, checked by the page's `ConfirmForm` (same fields, same messages),
+    once the JSON types are right."""
+    fields = {n: f for n, f in StartSerializer().fields.items() if n in CONFIRM_FIELDS}
+    check_json(data, fields, only=False)
+    prepared = {name: form_value(data.get(name)) for name in CONFIRM_FIELDS if name in data}
     form = ConfirmForm(data=prepared, kind=kind, expected=expected)
     if not form.is_valid():
         raise _form_errors(form)
+    check_text(data, {n: f for n, f in fields.items() if n in form.fields})
+    check_unread(data, {n: f for n, f in fields.items() if n not in form.fields})
     return form.params()
 
 

@@ -8,20 +8,22 @@ transaction commits; poll the operation for progress.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.roles import Perm
 from core.api.errors import Conflict
+from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example, example
+from core.api.serializers import check_unread
 from core.api.views import PortalViewSet
 
 from .. import selectors, services, tasks
 from ..models import BulkItem, BulkOperation
 from .filters import OperationFilter
 from .serializers import (
+    CONFIRM_FIELDS,
     ItemSerializer,
     OperationSerializer,
     PreviewSerializer,
@@ -98,7 +100,7 @@ KIND_REFUSED = error_example(
 
 class BulkOperationViewSet(PortalViewSet):
     serializer_class = OperationSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = OperationFilter
     perms = {
         "list": Perm.VIEW_PORTAL,
@@ -182,9 +184,10 @@ class BulkOperationViewSet(PortalViewSet):
         summary="Preview a bulk operation",
         description="What starting it now would do: how many targets, which are skipped and "
         "why, and the first that will change. Changes nothing. The same checks as the "
-        "start: a role that may not start the kind gets 403.",
+        "start: a role that may not start the kind gets 403. Takes the start's body (the "
+        "action's input, if sent, is checked for its shape only).",
         tags=["bulk operations"],
-        request=SelectionSerializer,
+        request=StartSerializer,
         responses={200: PreviewSerializer},
         examples=[
             example("selection", SELECTION_EXAMPLE, response=False),
@@ -204,7 +207,10 @@ class BulkOperationViewSet(PortalViewSet):
         ],
     )
     def preview(self, request):
-        data = self._selection()
+        # The start's body as it will be sent: the action's input is checked for its shape
+        # here (the counts it is confirmed against are what this answers).
+        data = self._selection(StartSerializer)
+        check_unread(request.data, {n: StartSerializer().fields[n] for n in CONFIRM_FIELDS})
         preview = services.bulk_preview(kind=data["kind"], selection=data["selection"])
         return Response(PreviewSerializer(preview).data)
 
@@ -213,7 +219,8 @@ class BulkOperationViewSet(PortalViewSet):
         description="Takes the selection as the preview does, plus the action's input: "
         "`message` for disable; `mode`, `reason` and `confirm_count` (the number of orgs the "
         "preview says will be offboarded) for offboard. Answers 202 with the operation; a "
-        "worker runs it. Each item is changed, and audited, as by the single-target action.",
+        "worker runs it. Each item is changed, and audited, as by the single-target action. "
+        "409 `nothing_matches` when none of the targets named is there any more.",
         tags=["bulk operations"],
         request=StartSerializer,
         responses={202: OperationSerializer},
@@ -236,6 +243,8 @@ class BulkOperationViewSet(PortalViewSet):
         kind = data["kind"]
         preview = services.bulk_preview(kind=kind, selection=data["selection"])
         params = confirm_params(request.data, kind=kind, expected=preview.will_change)
+        if not preview.total:  # well-formed, but what it named is gone (deleted, offboarded)
+            raise Conflict("Nothing matches this selection any more.", "nothing_matches")
         op = services.bulk_operation_start(
             kind=kind, selection=data["selection"], params=params, **self._starter()
         )

@@ -218,7 +218,7 @@ def test_a_disable_without_message_is_refused_with_the_forms_message(
         ({"kind": "rotate", "target_type": "planet", "ids": []}, "target_type", "not one of"),
         ({"kind": "rotate", "target_type": "datasource"}, "ids", "Select at least one row"),
         ({"kind": "rotate", "target_type": "datasource", "ids": ["nope"]}, "ids", "Not a valid"),
-        ({"kind": "rotate", "target_type": "datasource", "ids": "x"}, "ids", "list of ids"),
+        ({"kind": "rotate", "target_type": "datasource", "ids": "x"}, "ids", "a JSON array"),
         (
             {"kind": "offboard", "target_type": "datasource", "ids": [str(uuid.uuid4())]},
             "kind",

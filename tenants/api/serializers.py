@@ -7,7 +7,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from core.api.serializers import FormSerializer
+from core.api.serializers import FormSerializer, text_field
 
 from ..forms import OffboardForm, OnboardForm
 from ..models import CustomerOrg, OrgToken, Region, ServiceApp
@@ -95,10 +95,10 @@ class OnboardSerializer(FormSerializer):
     form_class = OnboardForm
 
     service_app = serializers.UUIDField(help_text="The Service App's id (from /service-apps/).")
-    webex_org_id = serializers.CharField(
+    webex_org_id = text_field(
         max_length=200, help_text="The org's UUID, or its base64 ciscospark://us/ORGANIZATION/… id."
     )
-    name = serializers.CharField(max_length=200, help_text="Display name.")
+    name = text_field(max_length=200, help_text="Display name.")
     region = serializers.ChoiceField(choices=Region.choices)
     owner = serializers.EmailField(
         required=False, allow_blank=True, help_text="E-mail of the customer-success owner."
@@ -122,9 +122,11 @@ class OnboardSerializer(FormSerializer):
 class OffboardSerializer(FormSerializer):
     form_class = OffboardForm
 
-    confirm_name = serializers.CharField(max_length=200, help_text="The org's name, exactly.")
+    confirm_name = text_field(max_length=200, help_text="The org's name, exactly.")
     mode = serializers.ChoiceField(choices=CustomerOrg.OffboardMode.choices)
-    reason = serializers.CharField(max_length=256, help_text="Kept in the audit trail.")
+    reason = text_field(
+        min_length=5, max_length=256, help_text="Kept in the audit trail (5 to 256 characters)."
+    )
 
 
 class RefreshResultSerializer(serializers.Serializer):

@@ -1,13 +1,13 @@
 """API for Service Apps and customer orgs. Each action parses input (with the page's form),
 calls one service and answers; the rules live in `tenants.services`."""
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.roles import Perm
 from core.api.errors import Conflict
+from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example
 from core.api.views import PortalViewSet
 
@@ -100,7 +100,7 @@ class ServiceAppViewSet(PortalViewSet):
 
 class OrgViewSet(PortalViewSet):
     serializer_class = OrgSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = OrgFilter
     perms = {
         "list": Perm.VIEW_PORTAL,
