@@ -7,19 +7,19 @@ rule exists once. Every error names its field and the rule it broke.
 from __future__ import annotations
 
 import ipaddress
-import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from core.domains import host_in_domains, normalize_host
+
 MAX_AUDIENCE = 200
 MAX_SUBJECT = 200
 MAX_URL = 2000
 MIN_LIFETIME, MAX_LIFETIME = 1, 1440
 LIFETIME = "token_lifetime_minutes"  # noqa: S105 - a field name, not a secret
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -31,38 +31,11 @@ class DataSourceInput:
     token_lifetime_minutes: int
 
 
-def normalize_host(host: str) -> str:
-    """Lower-case, IDNA-encoded host without its trailing dot (one: the root of the DNS);
-    ValueError if it is not a name."""
-    host = host.removesuffix(".").lower()
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise ValueError("not a valid host name") from exc
-    labels = ascii_host.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError("not a valid host name")
-    return ascii_host
-
-
 def _idna_decode(ascii_host: str) -> str:
     try:
         return ascii_host.encode("ascii").decode("idna")
     except UnicodeError:
         return ""
-
-
-def host_in_domains(host: str, domains: list[str]) -> bool:
-    """Equal to an approved domain or a subdomain of one, label by label: `cisco.com` admits
-    `a.cisco.com`, never `evilcisco.com` or `cisco.com.evil.io`."""
-    for domain in domains:
-        try:
-            d = normalize_host(domain)
-        except ValueError:
-            continue
-        if host == d or host.endswith("." + d):
-            return True
-    return False
 
 
 def check_url(url: str, domains: list[str]) -> str:

@@ -7,11 +7,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from core.domains import approved_domains
 from core.forms import PortalFormMixin
 
 from .models import CustomerOrg, Region, ServiceApp
-
-DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def _lines(value: str) -> list[str]:
@@ -86,16 +85,10 @@ class ServiceAppForm(PortalFormMixin, forms.Form):
         return value
 
     def clean_valid_domains(self):
-        domains = [d.lower() for d in _lines(self.cleaned_data["valid_domains"])]
-        if not domains:
-            raise forms.ValidationError("List at least one approved domain.")
-        bad = [d for d in domains if not DOMAIN.match(d)]
-        if bad:
-            raise forms.ValidationError(
-                f"Not a domain name: {', '.join(bad)}. Wildcards, schemes, paths and IP "
-                "addresses are not allowed."
-            )
-        return domains
+        try:  # the rule is core.domains's (the service applies it too); shown here early
+            return approved_domains(_lines(self.cleaned_data["valid_domains"]))
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["valid_domains"]) from None
 
     def clean_schema_ids(self):
         values = _lines(self.cleaned_data["schema_ids"])

@@ -70,7 +70,7 @@ def _tenants(world, **kw):
         client_id=world.client_id,
         client_secret=world.client_secret,
         valid_domains=["byods.example.com"],
-        schema_ids=["s"],
+        schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
         region="us",
         integration_token=world.integration_token,
         actor=ACTOR,

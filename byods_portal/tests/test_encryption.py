@@ -67,7 +67,7 @@ def test_a_dump_and_load_keeps_values_sealed_once(tmp_path):
         client_id="C1",
         client_secret="the-secret",
         valid_domains=["a.example.com"],
-        schema_ids=["s"],
+        schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
         region="us",
         integration_token="t",
         actor=Actor.system("test"),

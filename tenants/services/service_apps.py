@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from audit.context import Actor
 from audit.redaction import changes
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
+from core.domains import approved_domains
 from core.webex_adapter import explain, webex_client_for
 from webex import ids
 from webex.errors import WebexError
@@ -43,12 +45,15 @@ def serviceapp_create(
     integration_client_secret: str = "",
     actor: Actor | None = None,
 ) -> ServiceApp:
+    """Record a Service App from the developer portal. Its rules live here (forms only present
+    them): approved domains are plain domain names (core.domains), schema ids are UUIDs, a
+    client id is recorded once."""
     app = ServiceApp(
         name=name.strip(),
         client_id=client_id.strip(),
         client_secret=client_secret,
-        valid_domains=[d.strip().lower() for d in valid_domains if d.strip()],
-        schema_ids=[s.strip() for s in schema_ids if s.strip()],
+        valid_domains=approved_domains(valid_domains),
+        schema_ids=_schema_ids(schema_ids),
         region=region,
         integration_token=integration_token,
         integration_token_expires_at=integration_token_expires_at,
@@ -57,6 +62,8 @@ def serviceapp_create(
         integration_client_secret=integration_client_secret,
         webhook_secret=secrets.token_urlsafe(32),
     )
+    if ServiceApp.objects.filter(client_id=app.client_id).exists():
+        raise ValidationError({"client_id": "A Service App with this client id already exists."})
     app.application_id = ids.application_id(app.client_id)
     app.full_clean()
     app.save()
@@ -75,6 +82,16 @@ def serviceapp_create(
         },
     )
     return app
+
+
+def _schema_ids(values: list[str]) -> list[str]:
+    values = [v.strip() for v in values if v.strip()]
+    if not values:
+        raise ValidationError({"schema_ids": "List at least one schema id."})
+    try:
+        return list(dict.fromkeys(str(uuid.UUID(v)) for v in values))
+    except ValueError:
+        raise ValidationError({"schema_ids": "Each schema id must be a UUID."}) from None
 
 
 def serviceapp_integration_token_refresh(

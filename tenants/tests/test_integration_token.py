@@ -24,7 +24,7 @@ def refreshable_app(db, settings, webex_world, emulator):
         client_id=webex_world.client_id,
         client_secret=webex_world.client_secret,
         valid_domains=["byods.example.com"],
-        schema_ids=["s"],
+        schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
         region="us",
         integration_token=token["accessToken"],
         integration_token_expires_at=timezone.now() + dt.timedelta(seconds=token["expiresIn"]),

@@ -254,3 +254,40 @@ def test_resuming_an_offboarding_is_for_operators_only(
     expect(response, persona, OPERATE, ok=(302,))
     org.refresh_from_db()
     assert (org.status == CustomerOrg.Status.OFFBOARDED) == (persona in OPERATE)
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_a_service_app_the_form_would_refuse(portal_app):
+    """The Service App's rules live in the service: an API or script gets the same answer as
+    the page, and nothing is stored."""
+    from django.core.exceptions import ValidationError
+
+    from tenants.models import ServiceApp
+    from tenants.services import serviceapp_create
+
+    count = ServiceApp.objects.count()
+    with pytest.raises(ValidationError) as err:
+        serviceapp_create(
+            name="Bad",
+            client_id="C-bad",
+            client_secret="s",
+            valid_domains=["*.example.com"],
+            schema_ids=["not-a-uuid"],
+            region="us",
+            integration_token="t",
+            actor=SYSTEM,
+        )
+    assert set(err.value.message_dict) == {"valid_domains"}
+    with pytest.raises(ValidationError) as err:
+        serviceapp_create(
+            name="Bad",
+            client_id=portal_app.client_id,
+            client_secret="s",
+            valid_domains=["ok.example.com"],
+            schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
+            region="us",
+            integration_token="t",
+            actor=SYSTEM,
+        )
+    assert set(err.value.message_dict) == {"client_id"}
+    assert ServiceApp.objects.count() == count
