@@ -36,7 +36,7 @@ EXEMPT = {
     "audit.services.audit_record_failure": "the recorder itself",
     "operations.services.bulk_preview": "reads only: what a bulk operation would change",
     "operations.services.bulk_kind_allowed": "a predicate",
-    "alerts.services.webhook_signature": "computes an HMAC",
+    "alerts.services.delivery.webhook_signature": "computes an HMAC",
     "tenants.services.offboarding.org_offboard_progress_save": (
         "progress counters of an audited offboarding"
     ),
@@ -547,14 +547,14 @@ CASES = {
         Action.BULK_FINISHED,
     ),
     "operations.services.bulk_operation_retry_failures": (_bulk_retry, Action.BULK_STARTED),
-    "alerts.services.alerts_evaluate": (_alert, Action.ALERT_OPENED),
-    "alerts.services.alert_acknowledge": (_alert_acknowledge, Action.ALERT_ACKNOWLEDGED),
-    "alerts.services.alert_incident_raise": (_incident, Action.INCIDENT_RAISED),
-    "alerts.services.alert_resolve": (_alert_resolve, Action.ALERT_RESOLVED),
-    "alerts.services.alert_deliver": (_alert_deliver, Action.ALERT_NOTIFIED),
-    "alerts.services.alertchannel_create": (lambda world: _channel(), Action.ALERTCHANNEL_CREATED),
-    "alerts.services.alertchannel_update": (_alertchannel_update, Action.ALERTCHANNEL_UPDATED),
-    "alerts.services.alertchannel_delete": (_alertchannel_delete, Action.ALERTCHANNEL_DELETED),
+    "alerts.services.evaluation.alerts_evaluate": (_alert, Action.ALERT_OPENED),
+    "alerts.services.actions.alert_acknowledge": (_alert_acknowledge, Action.ALERT_ACKNOWLEDGED),
+    "alerts.services.actions.alert_incident_raise": (_incident, Action.INCIDENT_RAISED),
+    "alerts.services.actions.alert_resolve": (_alert_resolve, Action.ALERT_RESOLVED),
+    "alerts.services.delivery.alert_deliver": (_alert_deliver, Action.ALERT_NOTIFIED),
+    "alerts.services.channels.alertchannel_create": (lambda world: _channel(), Action.ALERTCHANNEL_CREATED),
+    "alerts.services.channels.alertchannel_update": (_alertchannel_update, Action.ALERTCHANNEL_UPDATED),
+    "alerts.services.channels.alertchannel_delete": (_alertchannel_delete, Action.ALERTCHANNEL_DELETED),
 }
 
 

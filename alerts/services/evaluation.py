@@ -1,0 +1,175 @@
+"""Derived alerts: the conditions true right now, and the one writer that opens, touches and
+resolves alert episodes to match them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import Actor
+from audit.vocabulary import Action
+from datasources.models import DataSource, DriftFinding
+from datasources.selectors import health_conditions
+from tenants.models import CustomerOrg
+from tenants.selectors import offboardings_stalled, orgs_needing_attention
+
+from ..models import Alert, Kind
+from ..wording import deadline_words
+from ._common import _audit
+
+DERIVED = tuple(k for k in Kind.values if k != Kind.INCIDENT)
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    org_id: int
+    datasource_id: int | None
+    summary: str
+
+
+@dataclass
+class EvaluationReport:
+    opened: list[int] = field(default_factory=list)
+    touched: int = 0
+    resolved: list[int] = field(default_factory=list)
+
+
+def _org_conditions(now: dt.datetime) -> dict[str, Condition]:
+    """Orgs that must reauthorize, and org tokens whose refresh keeps failing."""
+    found: dict[str, Condition] = {}
+    for org in orgs_needing_attention():
+        token = getattr(org, "token", None)
+        if org.status == CustomerOrg.Status.REAUTHORIZATION_REQUIRED:
+            expires = token.access_expires_at if token else None
+            found[f"{Kind.ORG_REAUTHORIZATION}:org:{org.pk}"] = Condition(
+                Kind.ORG_REAUTHORIZATION,
+                org.pk,
+                None,
+                f"{org.name} must reauthorize the Service App; {deadline_words(expires, now)}",
+            )
+        elif token is not None:
+            found[f"{Kind.TOKEN_AT_RISK}:org:{org.pk}"] = Condition(
+                Kind.TOKEN_AT_RISK,
+                org.pk,
+                None,
+                f"Refreshing the access token of {org.name} failed "
+                f"{token.consecutive_failures} time(s) in a row; "
+                f"{deadline_words(token.access_expires_at, now)}",
+            )
+    return found
+
+
+def _datasource_conditions(now: dt.datetime) -> dict[str, Condition]:
+    """Data sources whose JWS is at risk or lapsed, and those whose rotation keeps failing."""
+    found: dict[str, Condition] = {}
+    health = health_conditions(now)
+    columns = ("pk", "org_id", "org__name", "url", "token_expires_at", "consecutive_failures")
+    alive = DataSource.objects.filter(deleted_at__isnull=True)
+    for pk, org_id, org_name, url, expires, _ in alive.filter(
+        health["at_risk"] | health["expired"]
+    ).values_list(*columns):
+        found[f"{Kind.TOKEN_AT_RISK}:ds:{pk}"] = Condition(
+            Kind.TOKEN_AT_RISK,
+            org_id,
+            pk,
+            f"{deadline_words(expires, now).capitalize()} for {org_name} – {url}",
+        )
+    for pk, org_id, org_name, url, expires, failures in alive.filter(health["failing"]).values_list(
+        *columns
+    ):
+        found[f"{Kind.ROTATION_FAILING}:ds:{pk}"] = Condition(
+            Kind.ROTATION_FAILING,
+            org_id,
+            pk,
+            f"Rotating {org_name} – {url} failed {failures} time(s) in a row; "
+            f"{deadline_words(expires, now)}",
+        )
+    return found
+
+
+def _drift_conditions() -> dict[str, Condition]:
+    """One condition per org with open drift findings."""
+    drift = (
+        DriftFinding.objects.filter(resolved_at__isnull=True)
+        .values_list("org_id", "org__name")
+        .order_by("org_id")
+    )
+    counts: dict[int, tuple[str, int]] = {}
+    for org_id, org_name in drift:
+        counts[org_id] = (org_name, counts.get(org_id, (org_name, 0))[1] + 1)
+    return {
+        f"{Kind.DRIFT_FOUND}:org:{org_id}": Condition(
+            Kind.DRIFT_FOUND,
+            org_id,
+            None,
+            f"{n} open drift finding(s) for {org_name}: the portal and Webex disagree",
+        )
+        for org_id, (org_name, n) in counts.items()
+    }
+
+
+def _conditions(now: dt.datetime) -> dict[str, Condition]:
+    """dedup key -> condition, for everything that is wrong right now."""
+    stalled = {
+        f"{Kind.OFFBOARDING_STALLED}:org:{org.pk}": Condition(
+            Kind.OFFBOARDING_STALLED, org.pk, None, f"Offboarding {org.name} is stuck: {left}"
+        )
+        for org, left in offboardings_stalled(now)
+    }
+    return _org_conditions(now) | _datasource_conditions(now) | stalled | _drift_conditions()
+
+
+@transaction.atomic
+def alerts_evaluate(*, now: dt.datetime | None = None, actor: Actor | None = None):
+    """Open, touch and resolve derived alerts so they match the current conditions.
+
+    Returns an EvaluationReport with the ids of opened and resolved alerts (the caller queues
+    their delivery). Incidents are raised and resolved by people, never here.
+    """
+    now = now or timezone.now()
+    actor = actor or Actor.system("alerts.evaluate")
+    current = _conditions(now)
+    open_alerts = {
+        a.dedup_key: a
+        for a in Alert.objects.select_for_update()
+        .select_related("org")
+        .filter(resolved_at__isnull=True, kind__in=DERIVED)
+    }
+    report = EvaluationReport()
+    owners = dict(
+        CustomerOrg.objects.filter(pk__in={c.org_id for c in current.values()}).values_list(
+            "pk", "owner_id"
+        )
+    )
+    for key, cond in current.items():
+        if key in open_alerts:
+            continue
+        alert = Alert(
+            kind=cond.kind,
+            dedup_key=key,
+            org_id=cond.org_id,
+            datasource_id=cond.datasource_id,
+            owner_id=owners.get(cond.org_id),
+            summary=cond.summary[:500],
+            opened_at=now,
+            last_seen_at=now,
+        )
+        alert.full_clean()
+        alert.save()
+        _audit(alert, Action.ALERT_OPENED, f"Alert opened: {alert.summary}", actor)
+        report.opened.append(alert.pk)
+    persisting = [a.pk for key, a in open_alerts.items() if key in current]
+    if persisting:
+        report.touched = Alert.objects.filter(pk__in=persisting).update(last_seen_at=now)
+    for key, alert in open_alerts.items():
+        if key in current:
+            continue
+        alert.resolved_at = now
+        alert.save(update_fields=["resolved_at"])
+        _audit(alert, Action.ALERT_RESOLVED, f"Alert cleared: {alert.summary}", actor)
+        report.resolved.append(alert.pk)
+    return report
