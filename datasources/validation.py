@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -38,6 +38,76 @@ def _idna_decode(ascii_host: str) -> str:
         return ""
 
 
+def _fail(rule: str) -> ValidationError:
+    return ValidationError({"url": rule})
+
+
+def _check_characters(url: str) -> None:
+    """Length and characters: nothing a person cannot see or Webex refuses."""
+    if len(url) > MAX_URL:
+        raise _fail(f"The URL is longer than {MAX_URL} characters.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise _fail("The URL must not contain spaces or control characters.")
+    if "\\" in url:
+        raise _fail("The URL must not contain backslashes (Webex refuses them).")
+    # Zero-width characters, direction overrides and byte-order marks (Unicode "format"
+    # characters) are invisible on screen: a URL that reads as approved but is not.
+    if any(unicodedata.category(ch) in {"Cf", "Cc", "Co", "Cs", "Cn"} for ch in url):
+        raise _fail(
+            "The URL must not contain invisible characters (zero-width spaces, direction "
+            "marks or overrides)."
+        )
+
+
+def _check_shape(parts: SplitResult) -> int | None:
+    """Scheme, credentials, fragment, host kind and port; returns the port."""
+    if parts.scheme != "https":
+        raise _fail("The URL must start with https:// (Webex only calls secure endpoints).")
+    if "@" in parts.netloc:
+        raise _fail("The URL must not contain a user name or password (no “user@” part).")
+    if parts.fragment:
+        raise _fail("The URL must not contain a #fragment.")
+    host = parts.hostname or ""
+    if "*" in host:
+        raise _fail("Wildcards are not allowed in the URL's host.")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise _fail("Use a host name inside the approved domains, not an IP address.")
+    try:
+        port = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise _fail("The URL's port must be a number from 1 to 65535.") from None
+    if port == 0:
+        raise _fail("The URL's port must be a number from 1 to 65535.")
+    return port
+
+
+def _check_host(host: str, domains: list[str]) -> str:
+    """The host in the form Webex compares, inside one of the domains."""
+    try:
+        ascii_host = normalize_host(host)
+    except ValueError:
+        raise _fail("The URL's host is not a valid host name.") from None
+    # IDNA quietly maps full-width letters and dots to ASCII ("ｂyods．example．com" becomes
+    # "byods.example.com"), so what a person reads differs from what was checked: only hosts
+    # already in their canonical form are accepted.
+    if not host.isascii() and host.removesuffix(".").lower() != _idna_decode(ascii_host):
+        raise _fail(
+            "The URL's host contains look-alike characters (full-width letters or dots); "
+            "type it in its plain form."
+        )
+    if not host_in_domains(ascii_host, domains):
+        allowed = ", ".join(domains) or "none"
+        raise _fail(
+            f"The host {ascii_host} is not one of this org's authorized domains or their "
+            f"subdomains ({allowed})."
+        )
+    return ascii_host
+
+
 def check_url(url: str, domains: list[str]) -> str:
     """The URL as Webex will see it, or a ValidationError naming `url` and the rule.
 
@@ -45,71 +115,18 @@ def check_url(url: str, domains: list[str]) -> str:
     lower case, IDNA-encoded (punycode), without a trailing dot. So `https://F.byods.example.com./x`
     is stored and sent as `https://f.byods.example.com/x`, and `bücher.byods.example.com` as
     `xn--bcher-kva.byods.example.com`; the rest of the URL is kept as typed."""
-
-    def fail(rule: str) -> ValidationError:
-        return ValidationError({"url": rule})
-
     url = (url or "").strip()
     if not url:
-        raise fail("Enter the data source URL.")
-    if len(url) > MAX_URL:
-        raise fail(f"The URL is longer than {MAX_URL} characters.")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise fail("The URL must not contain spaces or control characters.")
-    if "\\" in url:
-        raise fail("The URL must not contain backslashes (Webex refuses them).")
-    # Zero-width characters, direction overrides and byte-order marks (Unicode "format"
-    # characters) are invisible on screen: a URL that reads as approved but is not.
-    if any(unicodedata.category(ch) in {"Cf", "Cc", "Co", "Cs", "Cn"} for ch in url):
-        raise fail(
-            "The URL must not contain invisible characters (zero-width spaces, direction "
-            "marks or overrides)."
-        )
+        raise _fail("Enter the data source URL.")
+    _check_characters(url)
     parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise fail("The URL must start with https:// (Webex only calls secure endpoints).")
-    if "@" in parts.netloc:
-        raise fail("The URL must not contain a user name or password (no “user@” part).")
-    if parts.fragment:
-        raise fail("The URL must not contain a #fragment.")
-    host = parts.hostname or ""
-    if "*" in host:
-        raise fail("Wildcards are not allowed in the URL's host.")
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        raise fail("Use a host name inside the approved domains, not an IP address.")
-    try:
-        port = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        raise fail("The URL's port must be a number from 1 to 65535.") from None
-    if port == 0:
-        raise fail("The URL's port must be a number from 1 to 65535.")
-    try:
-        ascii_host = normalize_host(host)
-    except ValueError:
-        raise fail("The URL's host is not a valid host name.") from None
-    # IDNA quietly maps full-width letters and dots to ASCII ("ｂyods．example．com" becomes
-    # "byods.example.com"), so what a person reads differs from what was checked: only hosts
-    # already in their canonical form are accepted.
-    if not host.isascii() and host.removesuffix(".").lower() != _idna_decode(ascii_host):
-        raise fail(
-            "The URL's host contains look-alike characters (full-width letters or dots); "
-            "type it in its plain form."
-        )
-    if not host_in_domains(ascii_host, domains):
-        allowed = ", ".join(domains) or "none"
-        raise fail(
-            f"The host {ascii_host} is not one of this org's authorized domains or their "
-            f"subdomains ({allowed})."
-        )
+    port = _check_shape(parts)
+    ascii_host = _check_host(parts.hostname or "", domains)
     # Only the host changes: everything after it (port, path, query) is kept as typed.
     rest = url[url.index("//") + 2 + len(parts.netloc) :]
     normalized = f"https://{ascii_host}{f':{port}' if port is not None else ''}{rest}"
     if len(normalized) > MAX_URL:
-        raise fail(f"The URL, with its host in punycode, is longer than {MAX_URL} characters.")
+        raise _fail(f"The URL, with its host in punycode, is longer than {MAX_URL} characters.")
     return normalized
 
 
