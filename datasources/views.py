@@ -45,17 +45,26 @@ def _plural(n: int) -> str:
 
 
 # ------------------------------------------------------------------------- reads
-@require_GET
-@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
-def datasource_list(request):
+def _list_filters(request) -> tuple[str, uuid.UUID | None, str, str, str]:
+    """The list's filters from the query string; an unknown value is no filter."""
     search = request.GET.get("q", "").strip()
     org_id = _uuid(request.GET.get("org", ""))
     status = request.GET.get("status", "")
-    status = status if status in Status.values else ""
     health = request.GET.get("health", "")
-    health = health if health in selectors.HEALTH_VALUES else ""
     sort = request.GET.get("sort", "")
-    sort = sort if sort.removeprefix("-") in selectors.SORTS else ""
+    return (
+        search,
+        org_id,
+        status if status in Status.values else "",
+        health if health in selectors.HEALTH_VALUES else "",
+        sort if sort.removeprefix("-") in selectors.SORTS else "",
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def datasource_list(request):
+    search, org_id, status, health, sort = _list_filters(request)
     org = None
     if org_id:
         with contextlib.suppress(Http404):  # an unknown org simply matches nothing
