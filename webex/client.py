@@ -18,6 +18,7 @@ What it guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -339,85 +340,99 @@ class WebexClient:
         ok: tuple[int, ...] = (200,),
         absolute: bool = False,
     ) -> requests.Response:
+        """One call with its retries: transport failures and 502/503/504 of idempotent
+        methods back off and try again, a 429 waits for Retry-After while the wait stays
+        within `retry.retry_after_cap`; everything else is raised as a typed WebexError."""
         url = path if absolute else f"{self.api_base}{path}"
         shown = urlsplit(url).path  # what logs and errors show: no host, no query
         tracking_id = tracking_id or f"BYODS_{uuid.uuid4()}"
         headers = {"TrackingID": tracking_id, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        send = functools.partial(
+            self._send_once, method, url, shown, headers, params, json, data, tracking_id
+        )
         attempt = 0
         waited_for_rate_limit = 0.0
         while True:
-            started = time.monotonic()
+            can_retry = attempt + 1 < self.retry.max_attempts
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except TRANSPORT_ERRORS as exc:
-                elapsed = (time.monotonic() - started) * 1000
-                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
-                logger.warning(
-                    "webex %s %s -> %s after %.0f ms trackingId=%s attempt=%d",
-                    method,
-                    shown,
-                    kind,
-                    elapsed,
-                    tracking_id,
-                    attempt + 1,
-                )
-                if method in IDEMPOTENT and attempt + 1 < self.retry.max_attempts:
+                response = send(attempt)
+            except WebexTransportError:
+                if method in IDEMPOTENT and can_retry:
                     self._sleep(self.retry.backoff(attempt))
                     attempt += 1
                     continue
-                raise WebexTransportError(
-                    f"{kind} talking to Webex",
-                    tracking_id=tracking_id,
-                    method=method,
-                    path=shown,
-                ) from exc
-            elapsed = (time.monotonic() - started) * 1000
-            tid = response.headers.get("trackingId") or tracking_id
-            logger.info(
-                "webex %s %s -> %s in %.0f ms trackingId=%s",
-                method,
-                shown,
-                response.status_code,
-                elapsed,
-                tid,
-            )
+                raise
             if response.status_code in ok:
                 return response
             if method == "DELETE" and attempt > 0 and response.status_code == 404:
                 # An earlier attempt's answer was lost after Webex had deleted it: done.
                 return response
+            tid = response.headers.get("trackingId") or tracking_id
             error = self._error(response, method, shown, tid)
             if isinstance(error, WebexRateLimited):
                 wait = error.retry_after if error.retry_after is not None else DEFAULT_RETRY_AFTER
-                if (
-                    attempt + 1 < self.retry.max_attempts
-                    and waited_for_rate_limit + wait <= self.retry.retry_after_cap
-                ):
-                    waited_for_rate_limit += wait
-                    self._sleep(wait)
-                    attempt += 1
-                    continue
+                if not can_retry or waited_for_rate_limit + wait > self.retry.retry_after_cap:
+                    raise error
+                waited_for_rate_limit += wait
+            elif response.status_code in RETRY_STATUSES and method in IDEMPOTENT and can_retry:
+                wait = self.retry.backoff(attempt)
+            else:
                 raise error
-            if (
-                response.status_code in RETRY_STATUSES
-                and method in IDEMPOTENT
-                and attempt + 1 < self.retry.max_attempts
-            ):
-                self._sleep(self.retry.backoff(attempt))
-                attempt += 1
-                continue
-            raise error
+            self._sleep(wait)
+            attempt += 1
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        shown: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        json: Any,
+        data: dict[str, str] | None,
+        tracking_id: str,
+        attempt: int,
+    ) -> requests.Response:
+        """One HTTP attempt, logged; no usable answer is a WebexTransportError."""
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except TRANSPORT_ERRORS as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
+            logger.warning(
+                "webex %s %s -> %s after %.0f ms trackingId=%s attempt=%d",
+                method,
+                shown,
+                kind,
+                elapsed,
+                tracking_id,
+                attempt + 1,
+            )
+            raise WebexTransportError(
+                f"{kind} talking to Webex", tracking_id=tracking_id, method=method, path=shown
+            ) from exc
+        elapsed = (time.monotonic() - started) * 1000
+        logger.info(
+            "webex %s %s -> %s in %.0f ms trackingId=%s",
+            method,
+            shown,
+            response.status_code,
+            elapsed,
+            response.headers.get("trackingId") or tracking_id,
+        )
+        return response
 
     @staticmethod
     def _error(response: requests.Response, method: str, path: str, tid: str) -> WebexError:
