@@ -29,6 +29,11 @@ from .lifecycle import WebexRefused
 Status = CustomerOrg.Status
 
 
+def _app_target(app: ServiceApp) -> dict:
+    """The audit fields that name a Service App as the target of an event."""
+    return {"target_type": "serviceapp", "target_id": app.public_id, "target_label": app.name}
+
+
 @transaction.atomic
 def serviceapp_create(
     *,
@@ -71,9 +76,7 @@ def serviceapp_create(
         action=Action.SERVICEAPP_CREATED,
         summary=f"Added Service App {app.name}",
         actor=actor,
-        target_type="serviceapp",
-        target_id=app.public_id,
-        target_label=app.name,
+        **_app_target(app),
         changes={
             "client_id": {"before": None, "after": app.client_id},
             "valid_domains": {"before": None, "after": app.valid_domains},
@@ -136,9 +139,7 @@ def serviceapp_integration_token_refresh(
                 action=Action.SERVICEAPP_TOKEN_REFRESHED,
                 summary=f"Refreshed the integration token of {app.name}",
                 actor=actor,
-                target_type="serviceapp",
-                target_id=app.public_id,
-                target_label=app.name,
+                **_app_target(app),
                 changes=changes(
                     before, {"integration_token_expires_at": app.integration_token_expires_at}
                 ),
@@ -148,9 +149,7 @@ def serviceapp_integration_token_refresh(
         action=Action.SERVICEAPP_TOKEN_REFRESHED,
         summary=f"Refreshing the integration token of {app.name} failed",
         actor=actor,
-        target_type="serviceapp",
-        target_id=app.public_id,
-        target_label=app.name,
+        **_app_target(app),
         error=explain(failure),
         tracking_id=failure.tracking_id or "",
     )
@@ -180,9 +179,7 @@ def serviceapp_register_webhooks(
             action=Action.WEBHOOK_REGISTERED,
             summary=f"Registering webhooks for {app.name}",
             actor=actor,
-            target_type="serviceapp",
-            target_id=app.public_id,
-            target_label=app.name,
+            **_app_target(app),
             error=str(exc),
             tracking_id=exc.tracking_id or "",
         )
@@ -195,9 +192,7 @@ def serviceapp_register_webhooks(
             action=Action.WEBHOOK_REGISTERED,
             summary=f"Registered authorization webhooks for {app.name} -> {target_url}",
             actor=actor,
-            target_type="serviceapp",
-            target_id=app.public_id,
-            target_label=app.name,
+            **_app_target(app),
             changes={"webhook_ids": {"before": None, "after": created}},
         )
     return created
@@ -258,9 +253,7 @@ def serviceapp_reconcile(*, app: ServiceApp, actor: Actor | None = None) -> Reco
             action=Action.ORG_RECONCILED,
             summary=f"Reconciled {app.name}: {report.summary}",
             actor=actor,
-            target_type="serviceapp",
-            target_id=app.public_id,
-            target_label=app.name,
+            **_app_target(app),
             changes={
                 "onboarded": {"before": None, "after": list(onboarded)},
                 "paused": {"before": None, "after": list(paused)},
