@@ -552,9 +552,18 @@ CASES = {
     "alerts.services.actions.alert_incident_raise": (_incident, Action.INCIDENT_RAISED),
     "alerts.services.actions.alert_resolve": (_alert_resolve, Action.ALERT_RESOLVED),
     "alerts.services.delivery.alert_deliver": (_alert_deliver, Action.ALERT_NOTIFIED),
-    "alerts.services.channels.alertchannel_create": (lambda world: _channel(), Action.ALERTCHANNEL_CREATED),
-    "alerts.services.channels.alertchannel_update": (_alertchannel_update, Action.ALERTCHANNEL_UPDATED),
-    "alerts.services.channels.alertchannel_delete": (_alertchannel_delete, Action.ALERTCHANNEL_DELETED),
+    "alerts.services.channels.alertchannel_create": (
+        lambda world: _channel(),
+        Action.ALERTCHANNEL_CREATED,
+    ),
+    "alerts.services.channels.alertchannel_update": (
+        _alertchannel_update,
+        Action.ALERTCHANNEL_UPDATED,
+    ),
+    "alerts.services.channels.alertchannel_delete": (
+        _alertchannel_delete,
+        Action.ALERTCHANNEL_DELETED,
+    ),
 }
 
 
