@@ -50,6 +50,8 @@ def datasource_register(
 
     If storing fails after Webex accepted, the registration is deleted at Webex again so nothing
     is orphaned; if even that fails, the failure is audited for reconciliation to adopt.
+    One function on purpose: the call, the row built from Webex's answer and the undo that
+    guards storing it are one ordered promise (nothing orphaned at Webex), read in one place.
     """
     data = validate_datasource(
         schema_id=schema_id,

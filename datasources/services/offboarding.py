@@ -137,7 +137,9 @@ def datasources_offboard_org(
     at Webex, is disabled (the offboarding reason as its message) or deleted, each through
     `datasource_offboard`. Idempotent: a re-run resumes with what is left. When Webex no longer
     lets the portal act for the org (it removed the app), rows are closed here with that said.
-    `progress` is called after each data source with the report so far."""
+    `progress` is called after each data source with the report so far. Kept whole: the one
+    listing at Webex decides each row's path (act there, or close here), and that decision
+    reads best beside the loop that follows it."""
     mode, reason = org.offboard_mode, org.offboard_reason
     if org.status != CustomerOrg.Status.OFFBOARDING:
         raise DataSourceError(f"{org.name} is not being offboarded.")

@@ -162,6 +162,9 @@ def datasource_rotate(
       (`seen_version`) or within SINGLE_FLIGHT_SECONDS answers `already_rotated`;
     - a pending nonce is re-sent only when the attempt that wrote it is known to be over
       (it failed with an answer, or its lease ran out because its worker died).
+    One function on purpose: the completion's single conditional UPDATE is right only because
+    of what the write-ahead checked and read under the lock, so the numbered steps are read
+    together, top to bottom; the rotation cost test pins the statements they make.
     """
     now = timezone.now()
     # 1. Write-ahead: pick (or reuse) the pending nonce under the row lock.
