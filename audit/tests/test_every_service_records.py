@@ -30,8 +30,8 @@ EXEMPT = {
     "tenants.services.tokens.org_tokens_claim_due": (
         "a work lease; the refresh it leads to is audited"
     ),
-    "datasources.services.new_nonce": "returns a random string",
-    "datasources.services.datasource_claim_due": "a work lease; the rotation is audited",
+    "datasources.services._common.new_nonce": "returns a random string",
+    "datasources.services.rotation.datasource_claim_due": "a work lease; the rotation is audited",
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
     "operations.services.bulk_preview": "reads only: what a bulk operation would change",
@@ -510,37 +510,52 @@ CASES = {
         _org_tokens_destroy,
         Action.ORG_TOKENS_DESTROYED,
     ),
-    "datasources.services.datasource_offboard": (
+    "datasources.services.offboarding.datasource_offboard": (
         _datasource_offboard,
         Action.DATASOURCE_DISABLED,
     ),
-    "datasources.services.datasources_offboard_org": (
+    "datasources.services.offboarding.datasources_offboard_org": (
         _datasources_offboard_org,
         Action.DATASOURCE_DELETED,
     ),
-    "datasources.services.datasources_close_org": (
+    "datasources.services.offboarding.datasources_close_org": (
         _datasources_close_org,
         Action.DATASOURCE_DISABLED,
     ),
-    "datasources.services.datasource_register": (
+    "datasources.services.lifecycle.datasource_register": (
         _datasource_register,
         Action.DATASOURCE_REGISTERED,
     ),
-    "datasources.services.datasource_update": (_datasource_update, Action.DATASOURCE_UPDATED),
-    "datasources.services.datasource_disable": (_datasource_disable, Action.DATASOURCE_DISABLED),
-    "datasources.services.datasource_enable": (_datasource_enable, Action.DATASOURCE_ENABLED),
-    "datasources.services.datasource_delete": (_datasource_delete, Action.DATASOURCE_DELETED),
-    "datasources.services.datasource_schedule_maintenance": (
+    "datasources.services.lifecycle.datasource_update": (
+        _datasource_update,
+        Action.DATASOURCE_UPDATED,
+    ),
+    "datasources.services.lifecycle.datasource_disable": (
+        _datasource_disable,
+        Action.DATASOURCE_DISABLED,
+    ),
+    "datasources.services.lifecycle.datasource_enable": (
+        _datasource_enable,
+        Action.DATASOURCE_ENABLED,
+    ),
+    "datasources.services.lifecycle.datasource_delete": (
+        _datasource_delete,
+        Action.DATASOURCE_DELETED,
+    ),
+    "datasources.services.lifecycle.datasource_schedule_maintenance": (
         _maintenance,
         Action.DATASOURCE_MAINTENANCE_SCHEDULED,
     ),
-    "datasources.services.datasource_apply_maintenance": (
+    "datasources.services.lifecycle.datasource_apply_maintenance": (
         lambda world: _maintenance(world, apply=True),
         Action.DATASOURCE_DISABLED,
     ),
-    "datasources.services.datasource_rotate": (_datasource_rotate, Action.DATASOURCE_ROTATED),
-    "datasources.services.datasources_reconcile_org": (_drift, Action.DATASOURCE_DRIFT_FOUND),
-    "datasources.services.drift_resolve": (_drift_resolve, Action.DATASOURCE_ADOPTED),
+    "datasources.services.rotation.datasource_rotate": (
+        _datasource_rotate,
+        Action.DATASOURCE_ROTATED,
+    ),
+    "datasources.services.drift.datasources_reconcile_org": (_drift, Action.DATASOURCE_DRIFT_FOUND),
+    "datasources.services.drift.drift_resolve": (_drift_resolve, Action.DATASOURCE_ADOPTED),
     "operations.services.bulk_operation_start": (_bulk, Action.BULK_STARTED),
     "operations.services.bulk_operation_run": (
         lambda world: _bulk(world, run=True),
