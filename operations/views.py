@@ -25,7 +25,7 @@ from .forms import ConfirmForm, SelectionForm
 from .kinds import KINDS
 from .models import BulkItem, BulkOperation
 
-LIST_PAGES = {
+LIST_PAGES: dict[str, str] = {
     BulkOperation.TargetType.DATASOURCE: "datasources:list",
     BulkOperation.TargetType.ORG: "tenants:org_list",
 }
@@ -38,8 +38,8 @@ def _require_kind(user, kind: str) -> None:
 
 def _back_to_list(request, form: SelectionForm):
     for errors in form.errors.values():
-        messages.error(request, " ".join(errors))
-    target = form.data.get("target")
+        messages.error(request, " ".join(str(e) for e in errors))
+    target = form.data.get("target", "")
     return redirect(LIST_PAGES.get(target, "operations:list"))
 
 
