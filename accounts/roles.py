@@ -6,7 +6,7 @@ here and nowhere else. The groups are created by migration `0002_role_groups`; a
 that migration and this table agree.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 
@@ -61,7 +61,7 @@ def role_has_perm(role: str, perm: str) -> bool:
     return app_label == "accounts" and codename in ROLE_CAPABILITIES.get(role, frozenset())
 
 
-def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
+def user_role(user: User | AnonymousUser) -> Role | None:
     """The role of a staff user (a superuser counts as an operator), or None."""
     if not user.is_authenticated or not user.is_active:
         return None

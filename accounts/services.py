@@ -4,8 +4,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -35,7 +34,7 @@ def staff_user_create(
     password: str | None = None,
     full_name: str = "",
     actor: Actor | None = None,
-) -> tuple[AbstractUser, str]:
+) -> tuple[User, str]:
     """Create a staff account with exactly one role; returns the user and its password.
 
     The e-mail address is the login name. Raises ValidationError naming the field when the
@@ -48,7 +47,6 @@ def staff_user_create(
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError({"email": f"'{email}' is not a valid e-mail address."}) from exc
-    User = get_user_model()
     if User.objects.filter(username=email).exists():
         raise ValidationError({"email": f"A staff account for {email} already exists."})
     password = password or generate_password()
@@ -87,7 +85,7 @@ def apikey_create(
     *,
     name: str,
     role: Role | str,
-    created_by: AbstractUser | None = None,
+    created_by: User | None = None,
     expires_at: dt.datetime | None = None,
     actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
@@ -138,7 +136,7 @@ def apikey_revoke(
     *,
     api_key: ApiKey,
     reason: str,
-    revoked_by: AbstractUser | None = None,
+    revoked_by: User | None = None,
     actor: Actor | None = None,
 ) -> ApiKey:
     """Revoke a key for good: it is refused from the next request on. Revoking twice is a no-op."""

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.context import Actor, bound
+from core.queueing import enqueue_on_commit
 
 from . import services
 from .models import Alert
@@ -29,16 +30,16 @@ def evaluate() -> dict[str, int]:
     with bound(actor=Actor.system("alerts.evaluate")):
         report = services.alerts_evaluate()
     for pk in report.opened:
-        deliver.delay_on_commit(pk, "opened")
+        enqueue_on_commit(deliver, pk, "opened")
     for pk in report.resolved:
-        deliver.delay_on_commit(pk, "resolved")
+        enqueue_on_commit(deliver, pk, "resolved")
     stale = timezone.now() - REQUEUE_AFTER
     late = Alert.objects.filter(
         Q(notified_at__isnull=True, opened_at__lt=stale)
         | Q(resolved_at__lt=stale, resolution_notified_at__isnull=True)
     ).values_list("pk", "notified_at")[:100]
     for pk, notified_at in late:
-        deliver.delay_on_commit(pk, "opened" if notified_at is None else "resolved")
+        enqueue_on_commit(deliver, pk, "opened" if notified_at is None else "resolved")
     return {
         "opened": len(report.opened),
         "touched": report.touched,

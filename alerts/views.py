@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Perm
 from core.pagination import CappedPaginator
+from core.queueing import enqueue_on_commit
 from core.views import service_call
 
 from . import selectors, services
@@ -89,7 +90,7 @@ def alert_resolve(request, public_id: uuid.UUID):
     if call.ok:
         from . import tasks
 
-        tasks.deliver.delay_on_commit(alert.pk, "resolved")
+        enqueue_on_commit(tasks.deliver, alert.pk, "resolved")
         messages.success(request, f"Incident for {alert.org.name} resolved; teams are told.")
     return _back(request)
 
@@ -108,7 +109,7 @@ def incident_raise(request):
         if call.ok:
             from . import tasks
 
-            tasks.deliver.delay_on_commit(alert.pk, "opened")
+            enqueue_on_commit(tasks.deliver, alert.pk, "opened")
             messages.success(request, f"Incident raised for {alert.org.name}; teams are told.")
             return redirect("alerts:list")
     return render(request, "alerts/incident_form.html", {"form": form})

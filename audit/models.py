@@ -28,7 +28,9 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("audit events cannot be deleted")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None) -> int:
+        """Django's fast path for cascades, which skips delete(): refused too."""
+        raise AppendOnlyError("audit events cannot be deleted")
 
 
 class AuditEvent(models.Model):

@@ -7,6 +7,7 @@ a SQLite file and a filesystem Celery broker under `var/`, and the Webex emulato
 """
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import environ
@@ -180,7 +181,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 BROKER_IS_EMBEDDED = CELERY_BROKER_URL.startswith("filesystem://")
 if BROKER_IS_EMBEDDED:
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Kombu's transport options: keyword arguments of several types, as kombu types them.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),

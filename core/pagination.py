@@ -3,6 +3,7 @@
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 
 
 class CappedPaginator(Paginator):
@@ -10,7 +11,9 @@ class CappedPaginator(Paginator):
     page shows "1000+" and offers the first cap / per_page pages: narrower filters reach the
     rest. An exact count over every row would grow with the fleet."""
 
-    def __init__(self, object_list, per_page, *, cap: int = 1000, **kwargs):
+    object_list: QuerySet  # querysets only: `_bounded` counts with a LIMITed COUNT query
+
+    def __init__(self, object_list: QuerySet, per_page, *, cap: int = 1000, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap
 

@@ -2,6 +2,7 @@
 checks the rules, so a rule's text is written once."""
 
 import datetime as dt
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -45,7 +46,8 @@ class DataSourceForm(PortalFormMixin, forms.Form):
             choices.append((current_schema_id, f"{current_schema_id} (no longer authorized)"))
         if len(choices) != 1:
             choices.insert(0, ("", "Choose a schema…"))
-        self.fields["schema_id"].choices = choices
+        # self.fields holds copies of the fields declared above: schema_id is a ChoiceField.
+        cast(forms.ChoiceField, self.fields["schema_id"]).choices = choices
         domains = ", ".join(org.authorized_domains or []) or "none yet"
         self.fields[
             "url"

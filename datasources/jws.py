@@ -227,8 +227,7 @@ class JwksCache:
         with self._lock(issuer):
             entry = self._sets.get(issuer)  # another thread may have fetched meanwhile
             now = self._clock()
-            fresh = entry is not None and now < entry.fresh_until
-            if fresh and kid in entry.keys:
+            if entry is not None and now < entry.fresh_until and kid in entry.keys:
                 return entry.keys[kid]
             if entry is None or now - entry.attempted_at >= refetch_interval:
                 self.fetches += 1

@@ -11,7 +11,16 @@ import uuid
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import Greatest
 from django.http import Http404
 from django.utils import timezone
@@ -84,7 +93,9 @@ def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     # at_risk (core.policy.is_at_risk): expires - now < max(lifetime * share, floor).
     p = rules.policy()
     if connection.vendor == "postgresql":  # interval arithmetic in SQL: no extra query
-        window = F("token_lifetime_minutes") * Value(dt.timedelta(minutes=p.at_risk_share))
+        window: Expression = F("token_lifetime_minutes") * Value(
+            dt.timedelta(minutes=p.at_risk_share)
+        )
         if p.at_risk_floor:
             window = Greatest(window, Value(p.at_risk_floor))
         bound = ExpressionWrapper(Value(now) + window, output_field=DateTimeField())

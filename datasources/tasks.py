@@ -6,6 +6,7 @@ in threads; every rotation is still one service call with its own short transact
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -137,7 +138,7 @@ def rotate_batch(ds_ids: list[int], force: bool = False) -> dict[str, int]:
     threads = rotation_threads()
     with bound(actor=Actor.system("rotation")) as correlation:
         futures = [
-            threads.submit(lambda pk=pk: _rotate_one(pk, force, correlation, tokens))
+            threads.submit(functools.partial(_rotate_one, pk, force, correlation, tokens))
             for pk in ds_ids
         ]
         errors = [exc for future in futures if (exc := future.exception()) is not None]

@@ -73,7 +73,7 @@ def bar_chart(
         )
     for i in range(n):
         x = LEFT + i * slot + (slot - bar_w) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h  # each bar's top, stacked up from the axis
         for s in series:
             v = s.values[i]
             if not v:

@@ -48,10 +48,10 @@ def soonest_deadlines(*, now: dt.datetime, limit: int = 8) -> list[Deadline]:
         .order_by("token_expires_at", "pk")[:limit]
     )
     return [
-        Deadline(
-            ds, deadline_words(ds.token_expires_at, now), duration_words(ds.token_expires_at - now)
-        )
+        Deadline(ds, deadline_words(expires_at, now), duration_words(expires_at - now))
         for ds in rows
+        # The filter (token_expires_at__gt) keeps only rows with an expiry: the check only narrows.
+        if (expires_at := ds.token_expires_at) is not None
     ]
 
 

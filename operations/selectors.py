@@ -40,7 +40,9 @@ class Selection:
         noun = TargetType(self.target_type).label.lower()
         if not self.all_matching:
             n = len(self.public_ids)
-            one = {TargetType.DATASOURCE: "data source", TargetType.ORG: "org"}[self.target_type]
+            one = {TargetType.DATASOURCE: "data source", TargetType.ORG: "org"}[
+                TargetType(self.target_type)
+            ]
             return f"{n} selected {one if n == 1 else noun}"
         shown = ", ".join(f"{k}={v}" for k, v in sorted(self.filters.items()) if v)
         return f"all {noun} matching {shown}" if shown else f"all {noun}"

@@ -258,7 +258,7 @@ def _apply(op: BulkOperation, target, actor: Actor) -> tuple[str, str]:
         return ItemState.FAILED, "; ".join(exc.messages)[:REASON_MAX]
 
 
-_COUNTER = {
+_COUNTER: dict[str, str] = {
     ItemState.SUCCEEDED: "succeeded",
     ItemState.FAILED: "failed",
     ItemState.SKIPPED: "skipped",

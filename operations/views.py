@@ -18,13 +18,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Perm
 from core.forms import add_service_errors
+from core.queueing import enqueue_on_commit
 
 from . import selectors, services, tasks
 from .forms import ConfirmForm, SelectionForm
 from .kinds import KINDS
 from .models import BulkItem, BulkOperation
 
-LIST_PAGES = {
+LIST_PAGES: dict[str, str] = {
     BulkOperation.TargetType.DATASOURCE: "datasources:list",
     BulkOperation.TargetType.ORG: "tenants:org_list",
 }
@@ -37,8 +38,8 @@ def _require_kind(user, kind: str) -> None:
 
 def _back_to_list(request, form: SelectionForm):
     for errors in form.errors.values():
-        messages.error(request, " ".join(errors))
-    target = form.data.get("target")
+        messages.error(request, " ".join(str(e) for e in errors))
+    target = form.data.get("target", "")
     return redirect(LIST_PAGES.get(target, "operations:list"))
 
 
@@ -106,7 +107,7 @@ def bulk_start(request):
         except ValidationError as exc:
             add_service_errors(confirm, exc)
         else:
-            tasks.run.delay_on_commit(op.pk)
+            enqueue_on_commit(tasks.run, op.pk)
             messages.success(request, f"Started: {op}. Progress is shown below.")
             return redirect("operations:detail", public_id=op.public_id)
     return _preview_page(request, form, preview, confirm, status=400)
@@ -184,6 +185,6 @@ def bulk_retry(request, public_id: uuid.UUID):
         for errors in exc.message_dict.values():
             messages.error(request, " ".join(errors))
         return redirect("operations:detail", public_id=op.public_id)
-    tasks.run.delay_on_commit(retry.pk)
+    enqueue_on_commit(tasks.run, retry.pk)
     messages.success(request, f"Retrying {retry.total} failed item(s).")
     return redirect("operations:detail", public_id=retry.public_id)

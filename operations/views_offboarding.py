@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
+from core.queueing import enqueue_on_commit
 from core.views import service_call
 from tenants import selectors, services
 from tenants.forms import OffboardForm
@@ -42,7 +43,7 @@ def org_offboard(request, public_id: uuid.UUID):
                 org=org, confirm_name=d["confirm_name"], mode=d["mode"], reason=d["reason"]
             )
         if call.ok:
-            tasks.offboard_org.delay_on_commit(org.pk)
+            enqueue_on_commit(tasks.offboard_org, org.pk)
             messages.success(request, f"Offboarding {org.name} started.")
             return redirect("tenants:org_detail", public_id=org.public_id)
     return render(request, "tenants/org_offboard.html", {"org": org, "form": form})
@@ -53,7 +54,7 @@ def org_offboard(request, public_id: uuid.UUID):
 def org_offboard_resume(request, public_id: uuid.UUID):
     org = selectors.org_get_for_user(request.user, public_id)
     if org.status == Status.OFFBOARDING:
-        tasks.offboard_org.delay_on_commit(org.pk)
+        enqueue_on_commit(tasks.offboard_org, org.pk)
         messages.info(request, f"Resumed offboarding {org.name}.")
     else:
         messages.info(request, f"{org.name} is not being offboarded: nothing to resume.")

@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from typing import cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -185,9 +186,9 @@ class WizardAppForm(PortalFormMixin, forms.Form):
 
     def __init__(self, *args, apps: list[ServiceApp], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["service_app"].queryset = ServiceApp.objects.filter(
-            pk__in=[a.pk for a in apps]
-        ).order_by("name")
+        # self.fields holds copies of the fields declared above: a ModelChoiceField here.
+        field = cast(forms.ModelChoiceField, self.fields["service_app"])
+        field.queryset = ServiceApp.objects.filter(pk__in=[a.pk for a in apps]).order_by("name")
         if len(apps) == 1:
             self.fields["service_app"].initial = apps[0].pk
 

@@ -12,7 +12,7 @@ from audit.context import Actor, bound
 from webex.errors import WebexRateLimited, WebexServerError, WebexTransportError
 
 from . import services
-from .models import ServiceApp
+from .models import CustomerOrg, ServiceApp
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def handle_authorization_webhook(
             webex_org_id,
         )
         return "ignored"
+    org: CustomerOrg | None  # None: a deauthorization for an org the portal does not know
     with bound(actor=Actor.system("webhook:serviceApp." + event)):
         if event == "authorized":
             org = services.org_authorized(

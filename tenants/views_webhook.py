@@ -7,6 +7,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.queueing import enqueue_on_commit
+
 from .tasks import handle_authorization_webhook
 from .webhooks import WebhookRejected, verify_delivery
 
@@ -24,7 +26,8 @@ def webex_webhook(request):
         return JsonResponse({"error": exc.reason}, status=exc.status)
     if delivery is None:
         return JsonResponse({"status": "duplicate ignored"})
-    handle_authorization_webhook.delay_on_commit(
+    enqueue_on_commit(
+        handle_authorization_webhook,
         delivery.app.pk,
         delivery.event,
         str(delivery.webex_org_id),

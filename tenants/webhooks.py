@@ -47,9 +47,15 @@ def _signature_ok(secret: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(expected, signature.strip().lower())
 
 
+def _data(envelope: dict) -> dict:
+    """The envelope's `data` object; empty when it is missing or not an object."""
+    data = envelope.get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def _candidate_apps(envelope: dict) -> list[ServiceApp]:
     """Service Apps the delivery claims to be about (unverified until the signature matches)."""
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    data = _data(envelope)
     claimed = {str(v) for v in (data.get("id"), envelope.get("appId")) if v}
     filt = str(envelope.get("filter") or "")
     if filt.startswith("id="):
@@ -60,7 +66,7 @@ def _candidate_apps(envelope: dict) -> list[ServiceApp]:
 
 def _org_id(envelope: dict) -> uuid.UUID:
     """Where the authorizing org sits is not settled in public sources: accept both places."""
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    data = _data(envelope)
     for value in (data.get("authorizerOrgId"), data.get("orgId"), envelope.get("orgId")):
         if value:
             try:
@@ -107,7 +113,7 @@ def verify_delivery(body: bytes, signature: str | None) -> AuthorizationEvent | 
     if not event_id:
         raise WebhookRejected(400, "no event id")
     org_uuid = _org_id(envelope)
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    data = _data(envelope)
     try:
         with transaction.atomic():
             WebhookEvent.objects.create(

@@ -411,7 +411,9 @@ def _decoders(cls: type) -> tuple[tuple[str, str], ...]:
 def _from_row(cls: type[T], row: sqlite3.Row) -> T:
     """The dataclass ``cls`` from a row, decoding what :func:`_to_row` encoded."""
     values: dict[str, Any] = {}
-    for name, kind in _decoders(cls):
+    # The same class as a plain `type`: mypy does not see type[T] as Hashable (mypy#11470).
+    as_type: type = cls
+    for name, kind in _decoders(as_type):
         value = row[name]
         if kind == "list":
             value = json.loads(value) if value else []

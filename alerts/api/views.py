@@ -12,6 +12,7 @@ from core.api.errors import Conflict
 from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example, example
 from core.api.views import PortalViewSet
+from core.queueing import enqueue_on_commit
 from tenants.api.views import ORG_EXAMPLE
 
 from .. import selectors, services, tasks
@@ -136,7 +137,7 @@ class AlertViewSet(PortalViewSet):
             user=self._person(),
             actor=self.actor(),
         )
-        tasks.deliver.delay_on_commit(alert.pk, "opened")
+        enqueue_on_commit(tasks.deliver, alert.pk, "opened")
         return self._answer(alert, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -162,7 +163,7 @@ class AlertViewSet(PortalViewSet):
             alert = services.alert_resolve(alert=alert, user=self._person(), actor=self.actor())
         except ValidationError as exc:
             raise Conflict(" ".join(exc.messages), "not_an_incident") from None
-        tasks.deliver.delay_on_commit(alert.pk, "resolved")
+        enqueue_on_commit(tasks.deliver, alert.pk, "resolved")
         return self._answer(alert)
 
     # ---------------------------------------------------------------- helpers

@@ -108,10 +108,10 @@ def api_exception_handler(exc, context) -> Response | None:
     if isinstance(exc, PortalError):  # a service's refusal: Webex's (502/503) or the state's
         if exc.error is not None:
             return _webex(exc.error, exc.message)
-        response = Response(body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
+        refusal = Response(body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
         if exc.code == "busy":  # single flight: another call is at Webex right now
-            response["Retry-After"] = "5"
-        return response
+            refusal["Retry-After"] = "5"
+        return refusal
     if isinstance(exc, WebexError):
         return _webex(exc, f"Webex call failed: {exc.message}")
     response = drf_exception_handler(exc, context)

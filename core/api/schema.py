@@ -10,7 +10,8 @@ from rest_framework import serializers
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: invalid, not_found, …")
     message = serializers.CharField(help_text="For people; names the rule that was broken.")
-    fields = serializers.DictField(
+    # DRF's metaclass moves declared fields off the class, so this does not shadow `.fields`.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field name -> the messages for that field (the forms' messages).",
     )
@@ -22,8 +23,13 @@ class ErrorSerializer(serializers.Serializer):
 
 def example(name: str, value, code: int = 200, response: bool = True) -> OpenApiExample:
     """A documented example: of a response with status `code`, or of a request body."""
-    kind = {"response_only": True} if response else {"request_only": True}
-    return OpenApiExample(name, value=value, status_codes=[str(code)], **kind)
+    return OpenApiExample(
+        name,
+        value=value,
+        status_codes=[str(code)],
+        response_only=response,
+        request_only=not response,
+    )
 
 
 def error_example(code: str, message: str, fields: dict | None = None, status: int = 400):

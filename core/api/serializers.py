@@ -11,8 +11,10 @@ rule lives here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MinLengthValidator, RegexValidator
 from rest_framework import serializers
@@ -101,7 +103,9 @@ def _text_errors(field: serializers.Field, value) -> list[str]:
     if not (isinstance(field, serializers.CharField) and isinstance(value, str) and value):
         return []
     errors: list[str] = []
-    for validator in field.validators:
+    # A CharField's validators check the value alone (text_field's pattern, DRF's length and
+    # character checks): none is of DRF's `requires_context` kind, which takes the field too.
+    for validator in cast("list[Callable[[str], None]]", field.validators):
         if isinstance(validator, MinLengthValidator):
             continue
         try:
@@ -188,7 +192,7 @@ def form_value(value):
 
 
 class FormSerializer(serializers.Serializer):
-    form_class = None
+    form_class: type[forms.Form] | None = None  # each subclass names its page's form
 
     def form_kwargs(self) -> dict:
         return dict(self.context.get("form_kwargs", {}))

@@ -41,11 +41,11 @@ class PortalAPIMixin:
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
 
-    def actor(self) -> Actor:
-        user = self.request.user
-        return user.actor if isinstance(user, ApiKeyPrincipal) else Actor.user(user)
-
 
 class PortalViewSet(PortalAPIMixin, viewsets.GenericViewSet):
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
+
+    def actor(self) -> Actor:
+        user = self.request.user
+        return user.actor if isinstance(user, ApiKeyPrincipal) else Actor.user(user)

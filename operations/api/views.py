@@ -18,6 +18,7 @@ from core.api.filters import StrictFilterBackend
 from core.api.schema import error_example, example
 from core.api.serializers import check_unread
 from core.api.views import PortalViewSet
+from core.queueing import enqueue_on_commit
 
 from .. import selectors, services, tasks
 from ..models import BulkItem, BulkOperation
@@ -248,7 +249,7 @@ class BulkOperationViewSet(PortalViewSet):
         op = services.bulk_operation_start(
             kind=kind, selection=data["selection"], params=params, **self._starter()
         )
-        tasks.run.delay_on_commit(op.pk)
+        enqueue_on_commit(tasks.run, op.pk)
         return Response(self.get_serializer(self._op(op.public_id)).data, status=202)
 
     @extend_schema(
@@ -288,5 +289,5 @@ class BulkOperationViewSet(PortalViewSet):
             retry = services.bulk_operation_retry_failures(operation=op, **self._starter())
         except ValidationError as exc:
             raise Conflict(" ".join(exc.messages), "no_failures") from None
-        tasks.run.delay_on_commit(retry.pk)
+        enqueue_on_commit(tasks.run, retry.pk)
         return Response(self.get_serializer(self._op(retry.public_id)).data, status=202)

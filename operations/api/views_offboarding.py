@@ -9,6 +9,7 @@ from accounts.roles import Perm
 from core.api.errors import Conflict
 from core.api.schema import error_example
 from core.api.views import PortalViewSet
+from core.queueing import enqueue_on_commit
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.api.serializers import OffboardSerializer, OrgSerializer
@@ -63,6 +64,6 @@ class OrgOffboardViewSet(PortalViewSet):
             reason=d["reason"],
             actor=self.actor(),
         )
-        tasks.offboard_org.delay_on_commit(org.pk)
+        enqueue_on_commit(tasks.offboard_org, org.pk)
         org = tenant_selectors.org_get_for_user(self.request.user, id)
         return Response(OrgSerializer(org).data, status=status.HTTP_202_ACCEPTED)

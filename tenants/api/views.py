@@ -71,8 +71,13 @@ ORG_EXAMPLE = {
 
 
 def _example(name: str, value, status_code: int = 200, response: bool = True):
-    kind = {"response_only": True} if response else {"request_only": True}
-    return OpenApiExample(name, value=value, status_codes=[str(status_code)], **kind)
+    return OpenApiExample(
+        name,
+        value=value,
+        status_codes=[str(status_code)],
+        response_only=response,
+        request_only=not response,
+    )
 
 
 class ServiceAppViewSet(PortalViewSet):

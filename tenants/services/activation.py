@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Collection
+from typing import overload
 
 from django.db import transaction
 
@@ -94,6 +95,42 @@ def _fetch_tokens_recorded(
             tracking_id=exc.tracking_id or "",
         )
         raise
+
+
+# With `moved_on`, an org that moved on raises: the saved org is always returned.
+@overload
+def _activate(
+    org: CustomerOrg,
+    *,
+    pair: TokenPair,
+    snapshot: dict | None,
+    app: ServiceApp,
+    expect: Collection[str],
+    action: Action,
+    summary: Callable[[CustomerOrg, str | None], str],
+    actor: Actor | None,
+    now: dt.datetime,
+    moved_on: Callable[[CustomerOrg], PortalError],
+    details: dict | None = None,
+) -> CustomerOrg: ...
+
+
+# Without it, such an org is None.
+@overload
+def _activate(
+    org: CustomerOrg,
+    *,
+    pair: TokenPair,
+    snapshot: dict | None,
+    app: ServiceApp,
+    expect: Collection[str],
+    action: Action,
+    summary: Callable[[CustomerOrg, str | None], str],
+    actor: Actor | None,
+    now: dt.datetime,
+    moved_on: None = None,
+    details: dict | None = None,
+) -> CustomerOrg | None: ...
 
 
 def _activate(
