@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +20,8 @@ from webex.types import DataSource as RemoteDataSource
 
 from ..models import DataSource, NonceRecord
 from ._common import DataSourceBusy, DataSourceError, _request, new_nonce
+
+T = TypeVar("T")
 
 
 def _access_token(org: CustomerOrg) -> tuple[str, int]:
@@ -51,10 +54,10 @@ class AccessTokens:
 
 def _with_refresh(
     org: CustomerOrg,
-    call: Callable[[str], RemoteDataSource | None],
+    call: Callable[[str], T],
     actor,
     tokens: AccessTokens | None = None,
-):
+) -> T:
     """Call Webex with the org's token; on 401 refresh it once (single-flight) and retry."""
     tokens = tokens or AccessTokens()
     access, version = tokens.get(org)

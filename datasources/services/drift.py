@@ -103,12 +103,12 @@ def datasources_reconcile_org(*, org: CustomerOrg, actor: Actor | None = None) -
                 finding.resolved_at, finding.resolution = now, "cleared: no longer differs"
                 finding.save(update_fields=["resolved_at", "resolution"])
                 cleared += 1
-        for (webex_id, kind), (ds, details) in wanted.items():
+        for (webex_id, kind), (row, details) in wanted.items():
             if (webex_id, kind) in open_findings:
                 continue
             finding = DriftFinding.objects.create(
                 org=org,
-                datasource=ds,
+                datasource=row,
                 webex_id=webex_id,
                 kind=kind,
                 details=_json_safe(details),
@@ -119,7 +119,7 @@ def datasources_reconcile_org(*, org: CustomerOrg, actor: Actor | None = None) -
                 summary=f"{org.name}: {finding.get_kind_display().lower()} ({webex_id})",
                 actor=actor,
                 target_type="datasource",
-                target_id=ds.public_id if ds else webex_id,
+                target_id=row.public_id if row else webex_id,
                 target_label=details.get("url", "")[:200],
                 org_id=org.public_id,
                 changes=details,

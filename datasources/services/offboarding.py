@@ -166,9 +166,9 @@ def datasources_offboard_org(
             rows[webex_id] = _record_remote(org, found, why="found while offboarding", actor=actor)
     report = OffboardReport(total=len(rows))
     for webex_id, ds in rows.items():
-        found = remote.get(webex_id)
+        listed = remote.get(webex_id)
         try:
-            if found is None:
+            if listed is None:
                 _close_unreachable(
                     ds, mode=mode, reason=reason, why="gone at Webex", actor=actor, gone=True
                 )
@@ -179,7 +179,7 @@ def datasources_offboard_org(
                     reason=reason,
                     actor=actor,
                     tokens=tokens,
-                    remote_status=found.status,
+                    remote_status=listed.status,
                 )
             report.done += 1
         except DataSourceError as exc:

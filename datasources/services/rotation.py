@@ -118,9 +118,9 @@ def datasource_claim_due(*, limit: int = 500) -> list[int]:
     return claimed
 
 
-def _hms(ds: DataSource) -> str:
-    started = ds.inflight_until - rules.policy().lease
-    return f"{started:%H:%M:%S} UTC"
+def _held_until(ds: DataSource) -> str:
+    """When the call in flight counts as over at the latest (its lease, or its settling)."""
+    return f"{ds.inflight_until:%H:%M:%S} UTC" if ds.inflight_until else "now"
 
 
 def _rotated_since(ds: DataSource, seen_version: int | None, now: dt.datetime) -> bool:
@@ -184,7 +184,8 @@ def datasource_rotate(
             return RotationResult("missing", "gone at Webex")
         if _in_flight(ds, now):
             return RotationResult(
-                "in_progress", f"a rotation or change is in flight at Webex (since {_hms(ds)})"
+                "in_progress",
+                f"a rotation or change is in flight at Webex (held until {_held_until(ds)})",
             )
         if force and not ds.pending_nonce and _rotated_since(ds, seen_version, now):
             return RotationResult(

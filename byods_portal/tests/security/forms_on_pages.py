@@ -48,8 +48,10 @@ class _FormParser(HTMLParser):
             self._form.text_fields.append(name)
         elif tag == "select" and name:
             self._select = name
-        elif tag == "option" and self._select and (
-            "selected" in a or self._select not in self._form.values
+        elif (
+            tag == "option"
+            and self._select
+            and ("selected" in a or self._select not in self._form.values)
         ):
             self._form.values[self._select] = a.get("value", "")
 

@@ -123,9 +123,7 @@ RULES: dict[str, Rule] = {
     # bulk operations: rotate needs EDIT_DATASOURCES, disable/enable/offboard OPERATE (the
     # world's operation is a rotation, so onboarding may retry it)
     "operations:list": Rule(get=READ),
-    "operations:preview": Rule(
-        get=EDIT, query="kind=rotate&target=datasource&ids={datasource}"
-    ),
+    "operations:preview": Rule(get=EDIT, query="kind=rotate&target=datasource&ids={datasource}"),
     "operations:start": Rule(post=EDIT),
     "operations:detail": Rule(get=READ),
     "operations:progress": Rule(get=READ),

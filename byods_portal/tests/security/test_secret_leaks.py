@@ -105,12 +105,8 @@ def test_no_secret_appears_anywhere(
         {
             "access_token": KNOWN_ACCESS,
             "refresh_token": KNOWN_REFRESH,
-            "access_expires_at": (timezone.now() + timedelta(hours=1)).strftime(
-                "%Y-%m-%dT%H:%M"
-            ),
-            "refresh_expires_at": (timezone.now() + timedelta(days=60)).strftime(
-                "%Y-%m-%dT%H:%M"
-            ),
+            "access_expires_at": (timezone.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "refresh_expires_at": (timezone.now() + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M"),
         },
         follow=True,
     )
@@ -228,10 +224,7 @@ def test_no_secret_appears_anywhere(
 
     assert len(seen) > 60
     leaks = [
-        (where, secret[:12] + "...")
-        for where, text in seen
-        for secret in secrets
-        if secret in text
+        (where, secret[:12] + "...") for where, text in seen for secret in secrets if secret in text
     ]
     assert not leaks, leaks
 
