@@ -341,7 +341,7 @@ PORTAL_PUBLIC_URL = env.str("PORTAL_PUBLIC_URL", default="")
 WEBEX_CONNECT_TIMEOUT = env.float("WEBEX_CONNECT_TIMEOUT", default=5.0)
 WEBEX_READ_TIMEOUT = env.float("WEBEX_READ_TIMEOUT", default=20.0)
 
-# --- Verifying the JWS Webex presents to data source URLs (datasources/jws.py) --------------
+# --- Verifying the JWS Webex presents to data source URLs (datasources/jws/) --------------
 # Issuers whose tokens are accepted; keys come from `{iss}/oauth2/v2/keys/verificationjwk`, and
 # only after the issuer passed this list.
 JWS_ISSUERS = env.list(
@@ -369,7 +369,7 @@ JWS_JWKS_CACHE_SECONDS = env.int("JWS_JWKS_CACHE_SECONDS", default=3600)
 # At most one refetch per issuer in this interval for an unknown kid, so random kids cannot
 # make us hammer the issuer.
 JWS_JWKS_REFETCH_INTERVAL_SECONDS = env.float("JWS_JWKS_REFETCH_INTERVAL_SECONDS", default=10.0)
-# How long one process reuses a data source lookup (0 disables); see datasources/jws.py.
+# How long one process reuses a data source lookup (0 disables); see datasources/jws/.
 JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default=5.0)
 
 # --- Logging: one format for web, worker and beat; secrets never reach it -------------------

@@ -70,7 +70,7 @@ class DataSource(models.Model):
             ),
             models.Index(fields=["org", "status"], name="ds_org_status_idx"),
             models.Index(fields=["token_expires_at"], name="ds_expiry_idx"),
-            # JWS verification (datasources/jws.py): the data source a presented token names,
+            # JWS verification (datasources/jws/): the data source a presented token names,
             # "WHERE schema_id = %s AND url = %s" joined to the org by its Webex id.
             models.Index(fields=["schema_id", "url"], name="ds_jws_lookup_idx"),
         ]

@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, token, **options):
         if token == "-":  # noqa: S105 - "-" means stdin, not a secret
             token = sys.stdin.read()
-        # Verification is a read: no audit row is written (see datasources/jws.py).
+        # Verification is a read: no audit row is written (see datasources/jws/).
         status, body = jws_verify_for_api(token)
         self.stdout.write(json.dumps(body, indent=2, sort_keys=True))
         if not body["valid"]:
