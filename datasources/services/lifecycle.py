@@ -20,7 +20,7 @@ from tenants.models import CustomerOrg
 from webex.errors import WebexError, WebexNotFound
 
 from ..models import DataSource, NonceRecord
-from ..validation import validate_datasource
+from ..validation import DataSourceInput, validate_datasource
 from ._common import (
     DataSourceError,
     _audit,
@@ -34,6 +34,15 @@ from .rotation import _apply_remote, _next_rotation
 
 logger = logging.getLogger(__name__)
 Status = DataSource.Status
+
+
+def _validated_for(org: CustomerOrg, **fields) -> DataSourceInput:
+    """The rules of datasources/validation.py against what this org authorized."""
+    return validate_datasource(
+        **fields,
+        allowed_schema_ids=org.authorized_schema_ids,
+        allowed_domains=org.authorized_domains,
+    )
 
 
 def datasource_register(
@@ -53,14 +62,13 @@ def datasource_register(
     One function on purpose: the call, the row built from Webex's answer and the undo that
     guards storing it are one ordered promise (nothing orphaned at Webex), read in one place.
     """
-    data = validate_datasource(
+    data = _validated_for(
+        org,
         schema_id=schema_id,
         url=url,
         audience=audience,
         subject=subject,
         token_lifetime_minutes=token_lifetime_minutes,
-        allowed_schema_ids=org.authorized_schema_ids,
-        allowed_domains=org.authorized_domains,
     )
     _require_active_org(org)
     nonce = new_nonce()
@@ -232,14 +240,13 @@ def datasource_update(
                 f"{ds.schema_id}, or register a new data source for the other schema."
             }
         )
-    data = validate_datasource(
+    data = _validated_for(
+        org,
         schema_id=schema_id,
         url=url,
         audience=audience,
         subject=subject,
         token_lifetime_minutes=token_lifetime_minutes,
-        allowed_schema_ids=org.authorized_schema_ids,
-        allowed_domains=org.authorized_domains,
     )
     if all(getattr(ds, name) == value for name, value in vars(data).items()):
         return ds
