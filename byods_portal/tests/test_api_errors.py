@@ -142,3 +142,24 @@ def test_every_write_checks_json_types(api_client_for, path, body, field):
     response = api_client_for("operator").post(path, body, format="json")
     assert response.status_code == 400
     assert error(response)["fields"][field][0].startswith("Send ")
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_lets_calls_through_when_its_cache_is_down(api_client_for, settings, caplog):
+    """Redis restarting must not turn every API call into a 500: the limit is not counted for
+    that moment, and the log says so."""
+    from webex_emulator.testing import free_port
+
+    client = api_client_for("auditor")
+    port = free_port()  # nothing listens there: the cache is "down"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with caplog.at_level(logging.WARNING, logger="core.api.throttling"):
+        response = client.get("/api/v1/health/")
+    assert response.status_code in (200, 503)  # the health answer itself, not a crash
+    assert any("rate limit not counted" in r.getMessage() for r in caplog.records)
