@@ -61,34 +61,9 @@ def bar_chart(
         f'<title id="{e(chart_id)}-title">{e(title)}</title>',
         f'<desc id="{e(chart_id)}-desc">{e(desc)}</desc>',
     ]
-    # y axis: 0, half, top, with grid lines
-    for value in (0, top // 2 if top >= 2 else None, top):
-        if value is None:
-            continue
-        y = TOP + plot_h - plot_h * value / top
-        parts.append(
-            f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{value}</text>'
-        )
+    parts += _grid(top, plot_h)
     for i in range(n):
-        x = LEFT + i * slot + (slot - bar_w) / 2
-        base: float = TOP + plot_h  # each bar's top, stacked up from the axis
-        for s in series:
-            v = s.values[i]
-            if not v:
-                continue
-            h = plot_h * v / top
-            base -= h
-            parts.append(
-                f'<rect class="{e(s.css)}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" '
-                f'height="{h:.1f}"><title>{e(labels[i])}: {v} {e(s.name)}</title></rect>'
-            )
-        if i % tick_every == 0:
-            parts.append(
-                f'<text class="chart-tick" x="{LEFT + i * slot + slot / 2:.1f}" '
-                f'y="{TOP + plot_h + 14}" text-anchor="middle">{e(labels[i])}</text>'
-            )
+        parts += _bar(i, labels[i], series, top, slot, bar_w, plot_h, tick=i % tick_every == 0)
     parts.append(
         f'<line class="chart-axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
         f'y2="{TOP + plot_h}"/>'
@@ -112,3 +87,52 @@ def bar_chart(
             x += 14 + 8 * len(s.name) + 12
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
+
+
+def _grid(top: int, plot_h: float) -> list[str]:
+    """The y axis: lines and ticks at 0, half and the top."""
+    parts = []
+    for value in (0, top // 2 if top >= 2 else None, top):
+        if value is None:
+            continue
+        y = TOP + plot_h - plot_h * value / top
+        parts.append(
+            f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{value}</text>'
+        )
+    return parts
+
+
+def _bar(
+    i: int,
+    label: str,
+    series: list[Series],
+    top: int,
+    slot: float,
+    bar_w: float,
+    plot_h: float,
+    *,
+    tick: bool,
+) -> list[str]:
+    """Bar `i`: its series stacked up from the axis, each with a tooltip; its label if `tick`."""
+    e = escape
+    parts = []
+    x = LEFT + i * slot + (slot - bar_w) / 2
+    base: float = TOP + plot_h  # each segment's top, stacked up from the axis
+    for s in series:
+        v = s.values[i]
+        if not v:
+            continue
+        h = plot_h * v / top
+        base -= h
+        parts.append(
+            f'<rect class="{e(s.css)}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" '
+            f'height="{h:.1f}"><title>{e(label)}: {v} {e(s.name)}</title></rect>'
+        )
+    if tick:
+        parts.append(
+            f'<text class="chart-tick" x="{LEFT + i * slot + slot / 2:.1f}" '
+            f'y="{TOP + plot_h + 14}" text-anchor="middle">{e(label)}</text>'
+        )
+    return parts
