@@ -108,6 +108,23 @@ def test_refresh_now_by_persona(client_for, org, persona):
 
 
 @pytest.mark.django_db
+def test_refresh_now_pressed_twice_calls_webex_once_and_says_so(
+    operator_client, org, emulator, settings
+):
+    """The button is single-flight too: the second press (the first's page, or a colleague's)
+    finds the token just refreshed and says when, without a second call to Webex."""
+    settings.SINGLE_FLIGHT_SECONDS = 10
+    emulator.clear_requests_log()
+    url = reverse("tenants:org_refresh", args=[org.public_id])
+    first = operator_client.post(url, follow=True).content.decode()
+    second = operator_client.post(url, follow=True).content.decode()
+    assert f"Refreshed the access token of {org.name}." in first
+    assert "Not refreshed again" in second and "refreshed by a concurrent request at" in second
+    assert len(emulator.requests_log(path="/v1/access_token")) == 1
+    assert OrgToken.objects.get(org=org).version == 2
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_offboarding_is_for_operators_only(client_for, org, persona, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
