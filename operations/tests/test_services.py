@@ -311,6 +311,13 @@ def test_bulk_offboard_orgs(org, sources, operator_user, emulator):
     org.refresh_from_db()
     assert org.status == CustomerOrg.Status.OFFBOARDED
     assert {d["status"] for d in emulator.state()["dataSources"]} == {"disabled"}
+    # One writer: the portal's rows follow, each with its own audit event under its public id.
+    rows = DataSource.objects.filter(org=org)
+    assert not rows.filter(status="active", deleted_at__isnull=True).exists()
+    disabled = AuditEvent.objects.filter(action="datasource.disabled", outcome="ok")
+    assert sorted(disabled.values_list("target_id", flat=True)) == sorted(
+        str(r.public_id) for r in rows
+    )
     again = services.bulk_preview(kind=Kind.OFFBOARD, selection=selection)
     assert again.skipped == [("already offboarded", 1)]
 
