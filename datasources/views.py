@@ -177,10 +177,14 @@ def datasource_edit(request, public_id: uuid.UUID):
         request.POST or None, org=ds.org, current_schema_id=ds.schema_id, initial=initial
     )
     if request.method == "POST" and form.is_valid():
+        version = ds.version
         with service_call(request, form=form) as call:
             ds = services.datasource_update(ds=ds, **_payload(form))
         if call.ok:
-            messages.success(request, f"Saved {ds.url} at Webex.")
+            if ds.version == version:  # the service sends nothing when nothing changed
+                messages.info(request, f"Nothing changed in {ds.url}: nothing was sent to Webex.")
+            else:
+                messages.success(request, f"Saved {ds.url} at Webex.")
             return redirect("datasources:detail", public_id=ds.public_id)
     return render(
         request, "datasources/datasource_form.html", {"org": ds.org, "form": form, "ds": ds}

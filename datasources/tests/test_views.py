@@ -212,6 +212,16 @@ def test_edit_form_is_prefilled_and_checks_the_rules(onboarding_client, ds, emul
     assert puts(emulator) == []
 
 
+@pytest.mark.django_db
+def test_saving_the_edit_form_unchanged_sends_nothing_and_says_so(onboarding_client, ds, emulator):
+    emulator.clear_requests_log()
+    url = reverse("datasources:edit", args=[ds.public_id])
+    page = onboarding_client.post(url, form_data(), follow=True).content.decode()
+    assert "Nothing changed in" in page and "nothing was sent to Webex" in page
+    assert "Saved" not in page
+    assert puts(emulator) == []
+
+
 # ------------------------------------------------------------------------- status
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", PERSONAS)
