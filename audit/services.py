@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -42,6 +43,50 @@ def audit_record(
     exists if and only if the change committed. A failed Webex call, which changes nothing,
     is recorded in its own small transaction with `outcome="failed"`.
     """
+    (event,) = _append(
+        [
+            _event(
+                action=action,
+                summary=summary,
+                actor=actor,
+                target_type=target_type,
+                target_id=target_id,
+                target_label=target_label,
+                org_id=org_id,
+                reason=reason,
+                changes=changes,
+                outcome=outcome,
+                error=error,
+                tracking_id=tracking_id,
+            )
+        ]
+    )
+    return event
+
+
+def audit_record_many(entries: Sequence[dict[str, Any]]) -> list[AuditEvent]:
+    """Append several events at once, in order, inside the caller's transaction: one lock of
+    the chain head and one INSERT for all of them. Each entry takes `audit_record`'s keyword
+    arguments. For a batch of changes made in one transaction (a batch of rotations)."""
+    return _append([_event(**entry) for entry in entries]) if entries else []
+
+
+def _event(
+    *,
+    action: Action,
+    summary: str,
+    actor: Actor | None = None,
+    target_type: str = "",
+    target_id: str | uuid.UUID = "",
+    target_label: str = "",
+    org_id: uuid.UUID | str | None = None,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    outcome: str = AuditEvent.Outcome.OK,
+    error: str = "",
+    tracking_id: str = "",
+) -> AuditEvent:
+    """One event, checked and built but not yet in the chain."""
     if not connection.in_atomic_block:
         raise AuditError("audit_record must run inside the transaction of the change it records")
     if action in DESTRUCTIVE and outcome == AuditEvent.Outcome.OK and not reason.strip():
@@ -49,9 +94,9 @@ def audit_record(
     actor = actor or current_actor()
     if actor is None:
         raise AuditError("no actor: bind one (request middleware, task helper) or pass actor=")
-    # Build the event first: appends are serialized on the head's row lock below, so the less
-    # work done while holding it, the more writers the chain takes per second.
-    event = AuditEvent(
+    # Built before the head is locked: appends are serialized on the head's row lock, so the
+    # less work done while holding it, the more writers the chain takes per second.
+    return AuditEvent(
         actor_type=actor.type,
         actor=actor.label[:200],
         actor_id=actor.id,
@@ -68,16 +113,25 @@ def audit_record(
         tracking_id=tracking_id,
         correlation_id=correlation_id(),
     )
-    # Lock the head: appends are serialized so every event links to the one before it.
+
+
+def _append(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Link `events` to the chain in order and insert them, under the head's row lock."""
     head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-    event.occurred_at = timezone.now()  # in chain order
-    event.prev_hash = head.last_hash
-    event.hash = event.compute_hash()
-    event.save()
-    head.last_event_id = event.pk
-    head.last_hash = event.hash
+    occurred_at = timezone.now()  # in chain order
+    last_hash = head.last_hash
+    for event in events:
+        event.occurred_at = occurred_at
+        event.prev_hash = last_hash
+        event.hash = last_hash = event.compute_hash()
+    if len(events) == 1:
+        events[0].save()
+    else:
+        AuditEvent.objects.bulk_create(events)
+    head.last_event_id = events[-1].pk
+    head.last_hash = last_hash
     head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
-    return event
+    return events
 
 
 def audit_record_failure(**kwargs: Any) -> AuditEvent:

@@ -22,21 +22,24 @@ def hour_start(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def record_rotation_outcome(*, outcome: str, at: dt.datetime | None = None) -> None:
-    """Add one to the counter of `outcome` for the hour of `at` (now by default).
+def record_rotation_outcome(*, outcome: str, at: dt.datetime | None = None, count: int = 1) -> None:
+    """Add `count` (one by default) to the counter of `outcome` for the hour of `at` (now by
+    default).
 
     One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite >= 3.24 both speak it), so
     concurrent rotations never lose an increment and never need a lock of their own.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown rotation outcome {outcome!r}")
+    if count < 1:
+        raise ValueError(f"a count of rotations is at least 1, not {count}")
     hour = hour_start(at or timezone.now())
     table = connection.ops.quote_name(RotationOutcomeHour._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (hour, outcome, count) VALUES (%s, %s, 1) "  # noqa: S608 - table name from model meta
-            f"ON CONFLICT (hour, outcome) DO UPDATE SET count = {table}.count + 1",
-            [connection.ops.adapt_datetimefield_value(hour), outcome],
+            f"INSERT INTO {table} (hour, outcome, count) VALUES (%s, %s, %s) "  # noqa: S608 - table name from model meta
+            f"ON CONFLICT (hour, outcome) DO UPDATE SET count = {table}.count + excluded.count",
+            [connection.ops.adapt_datetimefield_value(hour), outcome, count],
         )
 
 

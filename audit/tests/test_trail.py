@@ -7,7 +7,7 @@ from django.db.utils import DatabaseError
 from audit.context import Actor, bound
 from audit.models import AppendOnlyError, AuditChainHead, AuditEvent
 from audit.selectors import AuditFilter, audit_events, audit_page, audit_verify_chain
-from audit.services import AuditError, audit_record, audit_record_failure
+from audit.services import AuditError, audit_record, audit_record_failure, audit_record_many
 from audit.vocabulary import Action
 
 TRIGGERS = importlib.import_module("audit.migrations.0002_append_only_triggers")
@@ -28,6 +28,32 @@ def test_events_form_a_hash_chain():
     assert first.hash == first.compute_hash()
     report = audit_verify_chain()
     assert (report.checked, report.broken_at, report.head_hash) == (2, None, second.hash)
+
+
+def test_many_events_appended_at_once_continue_the_chain_in_order():
+    first = record(summary="before")
+    entries = [
+        {"action": Action.ORG_ONBOARDED, "summary": f"batch {i}", "actor": SYSTEM} for i in range(3)
+    ]
+    with transaction.atomic():
+        batch = audit_record_many(entries)
+    last = record(summary="after")
+    assert [e.summary for e in batch] == ["batch 0", "batch 1", "batch 2"]
+    assert batch[0].prev_hash == first.hash and last.prev_hash == batch[-1].hash
+    assert all(e.pk and e.hash == e.compute_hash() for e in batch)
+    head = AuditChainHead.objects.get()
+    assert (head.last_event_id, head.last_hash) == (last.pk, last.hash)
+    report = audit_verify_chain()
+    assert (report.checked, report.broken_at) == (5, None)
+
+
+def test_many_events_follow_the_same_rules_as_one():
+    destructive = {"action": Action.ORG_OFFBOARDED, "summary": "Offboarded", "actor": SYSTEM}
+    with pytest.raises(AuditError, match="needs a reason"), transaction.atomic():
+        audit_record_many([destructive | {"reason": "contract ended"}, destructive])
+    with transaction.atomic():
+        assert audit_record_many([]) == []
+    assert AuditEvent.objects.count() == 0
 
 
 def test_a_rolled_back_change_leaves_no_event():

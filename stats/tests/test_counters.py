@@ -34,6 +34,17 @@ def test_it_rejects_an_unknown_outcome():
         record_rotation_outcome(outcome="exploded")
 
 
+def test_a_batch_adds_its_count_with_one_statement():
+    at = dt.datetime(2026, 1, 5, 10, 17, tzinfo=dt.UTC)
+    with transaction.atomic():
+        record_rotation_outcome(outcome="rotated", at=at, count=16)
+        record_rotation_outcome(outcome="rotated", at=at, count=3)
+        record_rotation_outcome(outcome="rotated", at=at)
+    assert RotationOutcomeHour.objects.get().count == 20
+    with pytest.raises(ValueError, match="at least 1"):
+        record_rotation_outcome(outcome="rotated", count=0)
+
+
 def test_the_series_has_every_hour_oldest_first_with_zeros():
     now = dt.datetime(2026, 1, 5, 10, 17, tzinfo=dt.UTC)
     record_rotation_outcome(outcome="rate_limited", at=now - dt.timedelta(hours=2))
