@@ -34,6 +34,7 @@ EXEMPT = {
     "datasources.services.rotation.datasource_claim_due": "a work lease; the rotation is audited",
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
+    "audit.services.audit_record_many": "the recorder itself",
     "operations.services.bulk_preview": "reads only: what a bulk operation would change",
     "operations.services.bulk_kind_allowed": "a predicate",
     "alerts.services.delivery.webhook_signature": "computes an HMAC",
@@ -333,6 +334,13 @@ def _datasource_rotate(world):
     )
 
 
+def _datasources_rotate_many(world):
+    from datasources.services import datasources_rotate_many
+
+    outcomes, errors = datasources_rotate_many([_datasource(world).pk], force=True, actor=ACTOR)
+    assert outcomes == {"rotated": 1} and not errors
+
+
 def _drift(world):
     from datasources.services import datasources_reconcile_org
     from tenants.models import OrgToken
@@ -552,6 +560,10 @@ CASES = {
     ),
     "datasources.services.rotation.datasource_rotate": (
         _datasource_rotate,
+        Action.DATASOURCE_ROTATED,
+    ),
+    "datasources.services.rotation.datasources_rotate_many": (
+        _datasources_rotate_many,
         Action.DATASOURCE_ROTATED,
     ),
     "datasources.services.drift.datasources_reconcile_org": (_drift, Action.DATASOURCE_DRIFT_FOUND),

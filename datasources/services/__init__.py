@@ -10,7 +10,8 @@ The package's rooms, each importing only from those listed before it:
   Webex, the audit snapshot and event;
 - `calls`: how a call reaches Webex: the org's access token with one refresh on 401
   (`AccessTokens` shares it across a batch), and the in-flight lease (`_take_lease`, `_push`);
-- `rotation`: the rotation engine (`datasource_claim_due`, `datasource_rotate`) and
+- `rotation`: the rotation engine (`datasource_claim_due`, `datasource_rotate`, and
+  `datasources_rotate_many`, the same steps pipelined for a batch) and
   `_apply_remote` with the fields it assigns (`APPLIED_FIELDS`);
 - `lifecycle`: register, edit, disable, enable, delete, maintenance windows, and the write
   paths the others share (`_change`, `_delete`, `_mark_deleted`);
@@ -49,6 +50,7 @@ from .rotation import (
     _apply_remote,  # the rotation cost test checks it against APPLIED_FIELDS
     datasource_claim_due,
     datasource_rotate,
+    datasources_rotate_many,
 )
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "datasource_offboard",
     "datasource_register",
     "datasource_rotate",
+    "datasources_rotate_many",
     "datasource_schedule_maintenance",
     "datasource_update",
     "datasources_close_org",

@@ -5,6 +5,10 @@ assigns (`APPLIED_FIELDS`) also serve every other change Webex accepts with a ne
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -12,9 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.context import Actor
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from audit.vocabulary import Action
 from core import policy as rules
+from core.bulk import update_where
 from core.webex_adapter import explain, webex_client_for
 from stats.counters import record_rotation_outcome
 from tenants.models import CustomerOrg
@@ -22,7 +27,7 @@ from webex.errors import WebexError, WebexNotFound, WebexRateLimited
 from webex.types import DataSource as RemoteDataSource
 
 from ..models import DataSource, NonceRecord
-from ._common import _audit, _request, new_nonce
+from ._common import _request, new_nonce
 from .calls import AccessTokens, _expiry, _in_flight, _lease_until, _settled_after, _with_refresh
 
 Status = DataSource.Status
@@ -131,14 +136,23 @@ def _rotated_since(ds: DataSource, seen_version: int | None, now: dt.datetime) -
 
 
 # What a rotation reads with its row lock: the whole row, and of the org and its Service App
-# only what it uses. Fewer columns to compile, fetch and build (a third of the worker's CPU
-# per rotation went to this query), and no app secrets to decrypt.
+# only what it uses. Fewer columns to compile, fetch and build, and no app secrets to decrypt.
 _ROTATION_COLUMNS = (
     *(f.name for f in DataSource._meta.concrete_fields),
     "org__status",
     "org__public_id",
     "org__service_app__region",
 )
+
+
+@dataclass
+class _Attempt:
+    """One rotation past its write-ahead: the row as read under the lock, the nonce it
+    sends, and when its call went out."""
+
+    ds: DataSource
+    nonce: str
+    called_at: dt.datetime | None = None
 
 
 def datasource_rotate(
@@ -151,9 +165,11 @@ def datasource_rotate(
 ) -> RotationResult:
     """Rotate one data source's JWS: new nonce, full payload, store the new expiry.
 
-    Two short transactions around the call: the write-ahead (row lock, in-flight lease, nonce
-    record, pending nonce) and the completion (one conditional UPDATE of the row, the nonce
-    record, the audit event). `tokens` lets a batch share the orgs' decrypted access tokens.
+    The three steps of every rotation, for one data source (a batch runs the same steps for
+    many, `datasources_rotate_many`):
+    1. `_write_ahead`: under the row lock, decide whether to send and record the nonce;
+    2. `_call`: the PUT, outside any transaction (a retry resends the same nonce);
+    3. `_complete` (or `_rotation_failed`): store Webex's answer and its audit event.
 
     Single flight, whoever asks (sweep, button, API, bulk item):
     - a call already in flight for this data source (its lease not run out) is never joined
@@ -162,114 +178,261 @@ def datasource_rotate(
       (`seen_version`) or within SINGLE_FLIGHT_SECONDS answers `already_rotated`;
     - a pending nonce is re-sent only when the attempt that wrote it is known to be over
       (it failed with an answer, or its lease ran out because its worker died).
-    One function on purpose: the completion's single conditional UPDATE is right only because
-    of what the write-ahead checked and read under the lock, so the numbered steps are read
-    together, top to bottom; the rotation cost test pins the statements they make.
     """
+    seen = {ds_id: seen_version} if seen_version is not None else {}
+    attempts, refused = _write_ahead([ds_id], force=force, seen_versions=seen)
+    if refused:
+        return refused[ds_id]
+    (attempt,) = attempts
+    try:
+        remote = _call(attempt, actor, tokens or AccessTokens())
+    except WebexError as exc:
+        return _rotation_failed(attempt, exc, actor)
+    except BaseException:
+        _release(attempt)
+        raise
+    return _complete([(attempt, remote)], actor)[ds_id]
+
+
+def _refusal(
+    ds: DataSource, *, force: bool, seen_version: int | None, now: dt.datetime
+) -> RotationResult | None:
+    """Why this data source is not sent now (read under its row lock), or None to send it."""
+    if ds.status != Status.ACTIVE or ds.deleted_at:
+        return RotationResult("skipped", "disabled or deleted")
+    if ds.org.status != CustomerOrg.Status.ACTIVE:
+        return RotationResult("paused", f"org is {ds.org.status}")
+    if ds.missing_at_webex_since:
+        return RotationResult("missing", "gone at Webex")
+    if _in_flight(ds, now):
+        return RotationResult(
+            "in_progress",
+            f"a rotation or change is in flight at Webex (held until {_held_until(ds)})",
+        )
+    if force and not ds.pending_nonce and _rotated_since(ds, seen_version, now):
+        return RotationResult(
+            "already_rotated",
+            f"a new JWS was issued moments ago, at {ds.last_rotated_at:%H:%M:%S} UTC "
+            "(by another request, or the registration)",
+        )
+    if not force and ds.next_rotation_at and ds.next_rotation_at > now and not ds.pending_nonce:
+        return RotationResult("skipped", "not due")
+    return None
+
+
+def _write_ahead(
+    ds_ids: list[int], *, force: bool, seen_versions: dict[int, int]
+) -> tuple[list[_Attempt], dict[int, RotationResult]]:
+    """Step 1 for a group of data sources, in one transaction: lock their rows (in id order,
+    so two groups never deadlock), decide for each, and for those sent take the in-flight
+    lease and record the nonce first (a new one, or the pending one of an attempt known to be
+    over). Returns the attempts to call and the answers of the others."""
     now = timezone.now()
-    # 1. Write-ahead: pick (or reuse) the pending nonce under the row lock.
+    lease = _lease_until(now)
+    refused: dict[int, RotationResult] = {}
+    attempts: list[_Attempt] = []
     with transaction.atomic():
-        ds = (
+        rows = (
             DataSource.objects.select_for_update(of=("self",))
             .select_related("org__service_app")
             .only(*_ROTATION_COLUMNS)
-            .get(pk=ds_id)
+            .filter(pk__in=ds_ids)
+            .order_by("pk")
         )
-        if ds.status != Status.ACTIVE or ds.deleted_at:
-            return RotationResult("skipped", "disabled or deleted")
-        if ds.org.status != CustomerOrg.Status.ACTIVE:
-            DataSource.objects.filter(pk=ds.pk).update(claimed_until=None)
-            return RotationResult("paused", f"org is {ds.org.status}")
-        if ds.missing_at_webex_since:
-            return RotationResult("missing", "gone at Webex")
-        if _in_flight(ds, now):
-            return RotationResult(
-                "in_progress",
-                f"a rotation or change is in flight at Webex (held until {_held_until(ds)})",
-            )
-        if force and not ds.pending_nonce and _rotated_since(ds, seen_version, now):
-            return RotationResult(
-                "already_rotated",
-                f"a new JWS was issued moments ago, at {ds.last_rotated_at:%H:%M:%S} UTC "
-                "(by another request, or the registration)",
-            )
-        if not force and ds.next_rotation_at and ds.next_rotation_at > now and not ds.pending_nonce:
-            return RotationResult("skipped", "not due")
-        lease = _lease_until(now)
-        if not ds.pending_nonce:
-            ds.pending_nonce = new_nonce()
-            NonceRecord.objects.create(
-                datasource=ds, nonce=ds.pending_nonce, purpose="rotate", attempts=1
-            )
-            DataSource.objects.filter(pk=ds.pk).update(
-                pending_nonce=ds.pending_nonce, inflight_until=lease
-            )
-        else:  # the earlier attempt is over (failed, or its worker died): same nonce again
-            NonceRecord.objects.filter(nonce=ds.pending_nonce).update(attempts=F("attempts") + 1)
-            DataSource.objects.filter(pk=ds.pk).update(inflight_until=lease)
-    nonce = ds.pending_nonce
+        for ds in rows:
+            refusal = _refusal(ds, force=force, seen_version=seen_versions.get(ds.pk), now=now)
+            if refusal:
+                refused[ds.pk] = refusal
+            else:
+                attempts.append(_Attempt(ds, ds.pending_nonce or new_nonce()))
+        for pk in set(ds_ids) - refused.keys() - {a.ds.pk for a in attempts}:
+            refused[pk] = RotationResult("skipped", "no longer exists")
+        paused = [pk for pk, result in refused.items() if result.outcome == "paused"]
+        if paused:  # let the next sweep claim them again once the org is back
+            DataSource.objects.filter(pk__in=paused).update(claimed_until=None)
+        fresh = [a for a in attempts if not a.ds.pending_nonce]
+        again = [a.nonce for a in attempts if a.ds.pending_nonce]
+        NonceRecord.objects.bulk_create(
+            NonceRecord(datasource=a.ds, nonce=a.nonce, purpose="rotate", attempts=1) for a in fresh
+        )
+        if again:  # the earlier attempt is over (failed, or its worker died): same nonce
+            NonceRecord.objects.filter(nonce__in=again).update(attempts=F("attempts") + 1)
+        update_where(
+            DataSource,
+            key="id",
+            fields=("pending_nonce", "inflight_until"),
+            rows=[(a.ds.pk, a.nonce, lease) for a in attempts],
+        )
+    for attempt in attempts:
+        attempt.ds.pending_nonce, attempt.ds.inflight_until = attempt.nonce, lease
+    return attempts, refused
+
+
+def _call(attempt: _Attempt, actor: Actor | None, tokens: AccessTokens) -> RemoteDataSource:
+    """Step 2: the PUT with the attempt's nonce. No transaction, and no database at all but
+    for an org token the batch has not read yet (or a refresh after a 401)."""
+    ds = attempt.ds
     client = webex_client_for(ds.org.service_app)
-    # 2. The call, outside any transaction. A retry of this step resends the same nonce.
-    called_at = timezone.now()
-    try:
-        remote = _with_refresh(
-            ds.org,
-            lambda access: client.update_datasource(
-                access_token=access,
-                datasource_id=ds.webex_id,
-                request=_request(ds, nonce=nonce, status="active"),
-            ),
-            actor,
-            tokens,
-        )
-    except WebexError as exc:
-        return _rotation_failed(ds.pk, nonce, exc, actor, called_at)
-    except BaseException:  # our own failure, not Webex's: the attempt is over, let a retry in
-        DataSource.objects.filter(pk=ds.pk, pending_nonce=nonce).update(inflight_until=None)
-        raise
-    # 3. Store the outcome, if the pending nonce is still the one sent. Every change to the
-    # row's content or status (edits, disable, delete, another rotation) clears the pending
-    # nonce under the row lock, so "pending nonce unchanged" means the row read in step 1 is
-    # still current: one conditional UPDATE of the rotation's fields replaces lock + save.
-    # Fields other services may change meanwhile without clearing it (maintenance schedule)
-    # are not written, so nothing is overwritten with a stale value.
+    attempt.called_at = timezone.now()
+    return _with_refresh(
+        ds.org,
+        lambda access: client.update_datasource(
+            access_token=access,
+            datasource_id=ds.webex_id,
+            request=_request(ds, nonce=attempt.nonce, status="active"),
+        ),
+        actor,
+        tokens,
+    )
+
+
+def _release(attempt: _Attempt) -> None:
+    """Our own failure around the call, not Webex's: the attempt is over, let a retry in."""
+    DataSource.objects.filter(pk=attempt.ds.pk, pending_nonce=attempt.nonce).update(
+        inflight_until=None
+    )
+
+
+def _complete(
+    done: list[tuple[_Attempt, RemoteDataSource]], actor: Actor | None
+) -> dict[int, RotationResult]:
+    """Step 3 for the answered calls of a group, in one transaction: one conditional UPDATE
+    of their rows, one of their nonce records, the hourly counter, and one audit event each
+    (appended together, in order, to the chain).
+
+    A row is written only if its pending nonce is still the one sent. Every change to a row's
+    content or status (edits, disable, delete, another rotation) clears the pending nonce
+    under the row lock, so "pending nonce unchanged" means the row read in step 1 is still
+    current. Only the rotation's own fields (APPLIED_FIELDS) are written: fields other
+    services may change meanwhile without clearing it (maintenance schedule) keep theirs."""
     now = timezone.now()
-    before_expiry = ds.token_expires_at
-    _apply_remote(ds, remote, now)
-    ds.inflight_until = _settled_after(None, now, called_at)
-    applied = {name: getattr(ds, name) for name in APPLIED_FIELDS}
-    with transaction.atomic():
-        if not DataSource.objects.filter(pk=ds_id, pending_nonce=nonce).update(
-            **applied, updated_at=now
-        ):
-            return RotationResult("skipped", "another rotation completed first")
-        NonceRecord.objects.filter(nonce=nonce).update(
-            outcome=NonceRecord.Outcome.OK,
-            token_expires_at=ds.token_expires_at,
-            error="",
-            tracking_id="",
-        )
-        record_rotation_outcome(outcome="rotated")
-        _audit(
-            ds,
-            Action.DATASOURCE_ROTATED,
-            f"Rotated the JWS of {ds.url}",
-            actor,
-            changes={
-                "token_expires_at": {"before": before_expiry, "after": ds.token_expires_at},
+    rows, expiries, events = [], {}, {}
+    for attempt, remote in done:
+        ds, before = attempt.ds, attempt.ds.token_expires_at
+        _apply_remote(ds, remote, now)
+        ds.inflight_until = _settled_after(None, now, attempt.called_at or now)
+        rows.append((ds.pk, attempt.nonce, *(getattr(ds, name) for name in APPLIED_FIELDS), now))
+        expiries[ds.pk] = (attempt.nonce, ds.token_expires_at)
+        events[ds.pk] = {
+            "action": Action.DATASOURCE_ROTATED,
+            "summary": f"Rotated the JWS of {ds.url}",
+            "actor": actor,
+            "target_type": "datasource",
+            "target_id": ds.public_id,
+            "target_label": ds.url[:200],
+            "org_id": ds.org.public_id,
+            "changes": {
+                "token_expires_at": {"before": before, "after": ds.token_expires_at},
                 "version": {"before": ds.version - 1, "after": ds.version},
             },
+        }
+    with transaction.atomic():
+        rotated = set(
+            update_where(
+                DataSource,
+                key="id",
+                match=("pending_nonce",),
+                fields=(*APPLIED_FIELDS, "updated_at"),
+                rows=rows,
+            )
         )
-    return RotationResult("rotated")
+        if rotated:
+            ok = NonceRecord.Outcome.OK
+            update_where(
+                NonceRecord,
+                key="nonce",
+                fields=("outcome", "token_expires_at", "error", "tracking_id"),
+                rows=[(expiries[pk][0], ok, expiries[pk][1], "", "") for pk in rotated],
+            )
+            record_rotation_outcome(outcome="rotated", count=len(rotated))
+            # In the group's order, so the chain reads as the calls were answered.
+            done_order = [a.ds.pk for a, _ in done if a.ds.pk in rotated]
+            audit_record_many([events[pk] for pk in done_order])
+    first = RotationResult("skipped", "another rotation completed first")
+    return {a.ds.pk: RotationResult("rotated") if a.ds.pk in rotated else first for a, _ in done}
 
 
-def _rotation_failed(
-    ds_id: int, nonce: str, exc: WebexError, actor, called_at: dt.datetime
-) -> RotationResult:
+def datasources_rotate_many(
+    ds_ids: list[int],
+    *,
+    force: bool = False,
+    actor: Actor | None = None,
+    submit: Callable[[Callable[[], RemoteDataSource]], Future] | None = None,
+    group: int = 8,
+    tokens: AccessTokens | None = None,
+) -> tuple[dict[str, int], list[BaseException]]:
+    """Rotate many data sources: the steps of `datasource_rotate`, run as a pipeline.
+
+    This thread does the database work in groups of `group`: the write-ahead of the next
+    group while the calls of the last are still out, and the completion of answered calls
+    together (a group's worth, or whatever is answered when the calls go quiet for a
+    moment). `submit` runs a call elsewhere (a pool of threads; inline by default), so calls
+    keep going while this thread writes. The next group is written ahead while fewer than two
+    groups' calls are waiting or out: the call threads always have one queued, and no lease
+    starts long before its call.
+
+    Returns the count of each outcome and the unexpected errors (not Webex's answers), for
+    the caller to raise once every data source has been attempted.
+    """
+    tokens = tokens or AccessTokens()
+    submit = submit or _run_inline
+    waiting = deque(ds_ids)
+    out: dict[Future, _Attempt] = {}
+    answered: list[tuple[_Attempt, RemoteDataSource]] = []
+    outcomes: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    while waiting or out or answered:
+        if waiting and len(out) < 2 * group:
+            take = [waiting.popleft() for _ in range(min(group, len(waiting)))]
+            attempts, refused = _write_ahead(take, force=force, seen_versions={})
+            outcomes.update(result.outcome for result in refused.values())
+            for attempt in attempts:
+                tokens.get(attempt.ds.org)  # read here, so the call threads need no database
+                out[submit(functools.partial(_call, attempt, actor, tokens))] = attempt
+            if len(out) < 2 * group and waiting:
+                continue
+        finished: set[Future] = set()
+        if out:
+            finished, _ = wait(out, timeout=QUIET_SECONDS, return_when=FIRST_COMPLETED)
+        for future in finished:
+            attempt = out.pop(future)
+            error = future.exception()
+            if error is None:
+                answered.append((attempt, future.result()))
+            elif isinstance(error, WebexError):
+                outcomes[_rotation_failed(attempt, error, actor).outcome] += 1
+            else:
+                _release(attempt)
+                errors.append(error)
+        if answered and (len(answered) >= group or not out or not finished):
+            outcomes.update(result.outcome for result in _complete(answered, actor).values())
+            answered = []
+    return dict(outcomes), errors
+
+
+# How long the pipeline waits for more answers before it stores those it has.
+QUIET_SECONDS = 0.05
+
+
+def _run_inline(call: Callable[[], RemoteDataSource]) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(call())
+    except BaseException as exc:  # noqa: BLE001 - handed to the pipeline like a thread's
+        future.set_exception(exc)
+    return future
+
+
+def _rotation_failed(attempt: _Attempt, exc: WebexError, actor) -> RotationResult:
     """Decide what happens after a failed rotation call; always aim to succeed before expiry."""
     now = timezone.now()
+    nonce, called_at = attempt.nonce, attempt.called_at or now
     with transaction.atomic():
-        ds = DataSource.objects.select_for_update(of=("self",)).select_related("org").get(pk=ds_id)
+        ds = (
+            DataSource.objects.select_for_update(of=("self",))
+            .select_related("org")
+            .get(pk=attempt.ds.pk)
+        )
         ds.consecutive_failures += 1
         ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
