@@ -6,7 +6,6 @@ in threads; every rotation is still one service call with its own short transact
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import queue
@@ -15,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import TypeVar
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown
@@ -26,6 +26,7 @@ from audit.context import Actor, bound
 from . import services
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 CONNECTION_CHECK_SECONDS = 10.0
 SWITCH_INTERVAL = 0.001  # seconds
 
@@ -73,7 +74,7 @@ class RotationThreads:
         finally:
             connection.close()
 
-    def submit(self, call: Callable[[], str]) -> Future:
+    def submit(self, call: Callable[[], object]) -> Future:
         future: Future = Future()
         self.jobs.put((future, call))
         return future
@@ -113,38 +114,50 @@ def stop_rotation_threads(**_kwargs) -> None:
 
 @shared_task(name="datasources.rotation_sweep")
 def rotation_sweep() -> int:
-    """Beat, every 15 s: claim due data sources and hand them to batch tasks."""
-    claimed = services.datasource_claim_due(limit=settings.ROTATION_SWEEP_LIMIT)
-    size = settings.ROTATION_BATCH_SIZE
-    for start in range(0, len(claimed), size):
-        rotate_batch.delay(claimed[start : start + size])
+    """Beat, every 15 s: claim due data sources a batch at a time, each batch handed to a
+    worker as soon as it is claimed (the first calls go out while the sweep claims the rest),
+    up to ROTATION_SWEEP_LIMIT per sweep."""
+    size, limit = settings.ROTATION_BATCH_SIZE, settings.ROTATION_SWEEP_LIMIT
+    claimed = 0
+    while claimed < limit:
+        batch = services.datasource_claim_due(limit=min(size, limit - claimed))
+        if batch:
+            rotate_batch.delay(batch)
+        claimed += len(batch)
+        if len(batch) < size:
+            break
     if claimed:
-        logger.info("rotation sweep claimed %d data sources", len(claimed))
-    return len(claimed)
+        logger.info("rotation sweep claimed %d data sources", claimed)
+    return claimed
 
 
-def _rotate_one(ds_id: int, force: bool, correlation, tokens) -> str:
-    with bound(actor=Actor.system("rotation"), correlation=correlation):
-        return services.datasource_rotate(ds_id=ds_id, force=force, tokens=tokens).outcome
+def _in_context(call: Callable[[], T], correlation) -> Callable[[], T]:
+    """`call` with the batch's actor and correlation id bound in whichever thread runs it (a
+    401 refresh in a call thread records an audit event of its own)."""
+
+    def bound_call() -> T:
+        with bound(actor=Actor.system("rotation"), correlation=correlation):
+            return call()
+
+    return bound_call
 
 
 @shared_task(name="datasources.rotate_batch", acks_late=True)
 def rotate_batch(ds_ids: list[int], force: bool = False) -> dict[str, int]:
-    """Rotate a batch with up to ROTATION_CONCURRENCY calls in flight. Safe to run twice: a
-    data source already rotated is no longer due, and a pending nonce is reused. Every data
-    source of the batch is attempted; an unexpected error is raised once all have been."""
-    outcomes: dict[str, int] = {}
-    tokens = services.AccessTokens()  # each org's token read and decrypted once per batch
+    """Rotate a batch with up to ROTATION_CONCURRENCY calls in flight (this process's rotation
+    threads make the calls; this task's thread does the batch's database work in groups).
+    Safe to run twice: a data source already rotated is no longer due, and a pending nonce is
+    reused. Every data source of the batch is attempted; an unexpected error is raised once
+    all have been."""
     threads = rotation_threads()
     with bound(actor=Actor.system("rotation")) as correlation:
-        futures = [
-            threads.submit(functools.partial(_rotate_one, pk, force, correlation, tokens))
-            for pk in ds_ids
-        ]
-        errors = [exc for future in futures if (exc := future.exception()) is not None]
-        for future in futures:
-            if future.exception() is None:
-                outcomes[future.result()] = outcomes.get(future.result(), 0) + 1
+        outcomes, errors = services.datasources_rotate_many(
+            ds_ids,
+            force=force,
+            actor=Actor.system("rotation"),
+            submit=lambda call: threads.submit(_in_context(call, correlation)),
+            group=threads.size,
+        )
     if errors:
         raise errors[0]
     return outcomes
