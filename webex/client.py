@@ -56,6 +56,11 @@ logger = logging.getLogger("webex.client")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_RETRY_AFTER = 15.0  # seconds, when a 429 comes without the header
+# What every request carries besides its own headers (requests' defaults, with our name).
+DEFAULT_HEADERS = {
+    "User-Agent": "byods-portal (+python-requests)",
+    "Accept-Encoding": "gzip, deflate",
+}
 # No usable HTTP answer: refused or reset connections, timeouts, bodies cut off mid-stream.
 TRANSPORT_ERRORS = (
     requests.ConnectionError,
@@ -398,16 +403,7 @@ class WebexClient:
         """One HTTP attempt, logged; no usable answer is a WebexTransportError."""
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            response = self._send(method, url, params, json, data, headers)
         except TRANSPORT_ERRORS as exc:
             elapsed = (time.monotonic() - started) * 1000
             kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
@@ -433,6 +429,38 @@ class WebexClient:
             response.headers.get("trackingId") or tracking_id,
         )
         return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        data: dict[str, str] | None,
+        headers: dict[str, str],
+    ) -> requests.Response:
+        """The request through the session's connection pool. Without proxies from the
+        environment, the request goes straight to the pool's adapter: `Session.request` would
+        merge session settings, cookies, hooks and redirect rules this client never uses, a
+        third of a rotation's HTTP CPU. With proxies set, requests resolves them per call."""
+        session = self.session
+        if session.trust_env:
+            return session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers={**DEFAULT_HEADERS, **headers},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        prepared = requests.Request(
+            method, url, params=params, json=json, data=data, headers={**DEFAULT_HEADERS, **headers}
+        ).prepare()
+        return session.get_adapter(url).send(
+            prepared, timeout=self.timeout, verify=session.verify, cert=session.cert
+        )
 
     @staticmethod
     def _error(response: requests.Response, method: str, path: str, tid: str) -> WebexError:

@@ -671,3 +671,59 @@ def test_the_session_reads_the_environment_once_when_it_sets_no_proxy(monkeypatc
 def test_the_session_keeps_reading_the_environment_when_a_proxy_is_set(monkeypatch):
     session = _fresh_shared_session(monkeypatch, {"HTTPS_PROXY": "http://proxy.example:3128"})
     assert session.trust_env is True and session.verify is True
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers `{}` to every GET and keeps the request line and headers it saw."""
+
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        _Recorder.seen.append((self.path, dict(self.headers)))
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder():
+    _Recorder.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_without_a_proxy_calls_go_straight_to_the_pool_with_our_headers(monkeypatch, recorder):
+    import requests
+
+    _fresh_shared_session(monkeypatch, {})
+
+    def no_session_request(*args, **kwargs):
+        raise AssertionError("Session.request is the slow path, for proxies only")
+
+    monkeypatch.setattr(requests.Session, "request", no_session_request)
+    client = WebexClient(api_base=f"{recorder}/v1")
+    assert client._json("GET", "/dataSources", token="tok") == {}
+    ((path, headers),) = _Recorder.seen
+    assert path == "/v1/dataSources"
+    assert headers["User-Agent"].startswith("byods-portal")
+    assert headers["Authorization"] == "Bearer tok" and headers["TrackingID"].startswith("BYODS_")
+    assert headers["Accept"] == "application/json"
+
+
+def test_with_a_proxy_in_the_environment_calls_go_through_it(monkeypatch, recorder):
+    """The recorder stands in for the proxy: it receives the absolute URL of the API."""
+    _fresh_shared_session(monkeypatch, {"HTTP_PROXY": recorder})
+    client = WebexClient(api_base="http://webexapis.invalid/v1")
+    assert client._json("GET", "/dataSources", token="tok") == {}
+    ((path, headers),) = _Recorder.seen
+    assert path == "http://webexapis.invalid/v1/dataSources"
+    assert headers["User-Agent"].startswith("byods-portal")
