@@ -23,9 +23,10 @@ from . import dashboard as dashboard_reads
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
 def dashboard(request):
     """The landing page. A fixed number of queries whatever the number of orgs and data
-    sources (a test counts them): aggregates, LIMITed lists and two chart reads."""
+    sources (a test counts them): aggregates (cached), LIMITed lists and two chart reads."""
     now = timezone.now()
-    counts = org_status_counts()
+    # Both fleet-wide counts scan every org or live data source: shared for a few seconds.
+    counts = cached_aggregate("org-status", org_status_counts)
     health = cached_aggregate("health", datasource_health_counts)
     return render(
         request,

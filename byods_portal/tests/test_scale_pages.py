@@ -5,10 +5,44 @@ for a few seconds like the health counts, the soonest deadlines read in index or
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from byods_portal.tests.bulk import build
 
 pytestmark = pytest.mark.django_db
+
+
+def test_the_org_list_counts_up_to_its_cap_and_says_so(operator_client):
+    build(orgs=1001, per_org=0)
+    html = operator_client.get(reverse("tenants:org_list")).content.decode()
+    assert "all 1000+ matching the current filter" in html
+    assert "Page 1 of 20 (1000+: search or pick a status to narrow)" in html
+    # A status narrows below the cap: exact again (1001 orgs, 50 of them pending).
+    html = operator_client.get(reverse("tenants:org_list"), {"status": "pending"}).content
+    assert "all 50 matching the current filter" in html.decode()
+
+
+def test_the_data_source_list_says_all_is_more_than_it_counted(operator_client):
+    build(orgs=334, per_org=3)  # 1,002 data sources
+    html = operator_client.get(reverse("datasources:list")).content.decode()
+    assert "all 1000+ matching the current filter" in html
+
+
+def test_org_counts_are_the_shared_short_lived_figure(operator_client, settings):
+    """Counting orgs by status reads every org: like the health counts, the dashboard and the
+    org list share one figure for PORTAL_AGGREGATE_CACHE_SECONDS, and both say how old it
+    may be. (With 0, as in the other tests, both are live.)"""
+    settings.PORTAL_AGGREGATE_CACHE_SECONDS = 30
+    app = build(orgs=10, per_org=1)  # 8 active
+    html = operator_client.get(reverse("dashboard")).content.decode()
+    assert 'id="orgs-heading">Customer orgs <span class="text-body-secondary fs-6">(10)' in html
+    build(orgs=5, start=10, app=app, per_org=0)
+    html = operator_client.get(reverse("tenants:org_list")).content.decode()
+    assert 'Active <span class="badge text-bg-light">8</span>' in html  # the shared figure
+    assert "Counts beside the statuses are at most 30 s old." in html
+    assert "Org 000014" in html  # the list itself is live
+    html = operator_client.get(reverse("dashboard")).content.decode()
+    assert html.count("Counts are at most 30 s old.") == 2  # orgs and data sources
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plan")
