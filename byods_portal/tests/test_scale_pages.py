@@ -7,9 +7,32 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from alerts.models import Alert, Kind
+from alerts.selectors import alert_open_count
 from byods_portal.tests.bulk import build
 
 pytestmark = pytest.mark.django_db
+
+
+def test_the_open_alert_count_stops_at_its_cap(db):
+    build(orgs=10, per_org=1)  # 5 drift alerts and 1 reauthorization: 6 open
+    assert alert_open_count(cap=6) == (6, False)
+    assert alert_open_count(cap=5) == (5, True)
+    Alert.objects.filter(kind=Kind.DRIFT_FOUND).update(resolved_at="2026-01-01T00:00:00Z")
+    assert alert_open_count(cap=5) == (1, False)
+
+
+def test_the_dashboard_says_when_there_are_more_open_alerts_than_it_counted(
+    operator_client, monkeypatch
+):
+    from operations import views_dashboard
+
+    build(orgs=10, per_org=1)
+    html = operator_client.get(reverse("dashboard")).content.decode()
+    assert "Open alerts <span" in html and "(6)</span>" in html
+    monkeypatch.setattr(views_dashboard, "alert_open_count", lambda: (1000, True))
+    html = operator_client.get(reverse("dashboard")).content.decode()
+    assert "(1000+)</span>" in html
 
 
 def test_the_org_list_counts_up_to_its_cap_and_says_so(operator_client):
