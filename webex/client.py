@@ -459,7 +459,10 @@ class WebexClient:
             method, url, params=params, json=json, data=data, headers={**DEFAULT_HEADERS, **headers}
         ).prepare()
         return session.get_adapter(url).send(
-            prepared, timeout=self.timeout, verify=session.verify, cert=session.cert
+            prepared,
+            timeout=self.timeout,
+            verify=True if session.verify is None else session.verify,
+            cert=session.cert,
         )
 
     @staticmethod
