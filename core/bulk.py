@@ -3,7 +3,7 @@
 Django's `bulk_update` writes each row's values by primary key alone; a hot path that must
 write a row only if it is still in the state it was read in (a rotation's "pending nonce still
 the one sent") needs a condition per row too. `update_where` does both with one
-`UPDATE ... FROM (VALUES ...) ... RETURNING` on PostgreSQL, and one conditional UPDATE per row
+`UPDATE ... FROM UNNEST(arrays) ... RETURNING` on PostgreSQL, and one conditional UPDATE per row
 elsewhere (SQLite, the embedded mode, where throughput is not the point).
 """
 
@@ -37,11 +37,14 @@ def update_where(
         return _one_by_one(model, key, match, fields, rows)
     quote = connection.ops.quote_name
     aliases = ["k", *(f"m{i}" for i in range(len(match))), *(f"f{i}" for i in range(len(fields)))]
-    # Every value cast to its column's type: a VALUES column of NULLs alone would be text.
-    placeholder = "(" + ", ".join(f"%s::{c.cast_db_type(connection)}" for c in columns) + ")"
-    params: list[Any] = []
-    for row in rows:
-        params += [c.get_db_prep_save(v, connection) for c, v in zip(columns, row, strict=True)]
+    # One array per column, unnested into rows: the statement's text is the same whatever the
+    # number of rows, so the driver parses it once (a VALUES list of rows x columns
+    # placeholders was parsed anew each time: a millisecond for a group of rotations), and
+    # each array carries its column's type, NULLs included.
+    arrays = ", ".join(f"%s::{c.cast_db_type(connection)}[]" for c in columns)
+    params = [
+        [c.get_db_prep_save(row[i], connection) for row in rows] for i, c in enumerate(columns)
+    ]
     names = [quote(_column_name(c)) for c in columns]
     target = names[0]
     conditions = [f"t.{target} = v.k"] + [
@@ -50,7 +53,7 @@ def update_where(
     assignments = [f"{name} = v.f{i}" for i, name in enumerate(names[1 + len(match) :])]
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "  # noqa: S608 - names from model meta
-        f"FROM (VALUES {', '.join([placeholder] * len(rows))}) AS v({', '.join(aliases)}) "
+        f"FROM UNNEST({arrays}) AS v({', '.join(aliases)}) "
         f"WHERE {' AND '.join(conditions)} RETURNING t.{target}"
     )
     with connection.cursor() as cursor:
