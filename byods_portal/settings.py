@@ -318,10 +318,12 @@ INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE = env.float(
     "INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE", default=2.0
 )
 # Rotation engine: how many due data sources one sweep claims, how many go in one batch task,
-# how many Webex calls a batch keeps in flight, and how long a claim holds.
+# how many Webex calls a batch keeps in flight, how many rotations share each database
+# statement of a batch (its group), and how long a claim holds.
 ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
 ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
+ROTATION_GROUP_SIZE = env.int("ROTATION_GROUP_SIZE", default=32)
 ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # Single flight for "rotate now" and "refresh now" (button, API, bulk): a request that finds
 # the same work finished less than this many seconds ago is answered "done just now" instead

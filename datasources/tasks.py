@@ -145,7 +145,8 @@ def _in_context(call: Callable[[], T], correlation) -> Callable[[], T]:
 @shared_task(name="datasources.rotate_batch", acks_late=True)
 def rotate_batch(ds_ids: list[int], force: bool = False) -> dict[str, int]:
     """Rotate a batch with up to ROTATION_CONCURRENCY calls in flight (this process's rotation
-    threads make the calls; this task's thread does the batch's database work in groups).
+    threads make the calls; this task's thread does the batch's database work in groups of
+    ROTATION_GROUP_SIZE).
     Safe to run twice: a data source already rotated is no longer due, and a pending nonce is
     reused. Every data source of the batch is attempted; an unexpected error is raised once
     all have been."""
@@ -156,7 +157,8 @@ def rotate_batch(ds_ids: list[int], force: bool = False) -> dict[str, int]:
             force=force,
             actor=Actor.system("rotation"),
             submit=lambda call: threads.submit(_in_context(call, correlation)),
-            group=threads.size,
+            in_flight=threads.size,
+            group=settings.ROTATION_GROUP_SIZE,
         )
     if errors:
         raise errors[0]

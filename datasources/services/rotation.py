@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import queue
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -23,6 +24,7 @@ from core.bulk import update_where
 from core.webex_adapter import explain, webex_client_for
 from stats.counters import record_rotation_outcome
 from tenants.models import CustomerOrg
+from webex.client import WebexClient
 from webex.errors import WebexError, WebexNotFound, WebexRateLimited
 from webex.types import DataSource as RemoteDataSource
 
@@ -268,11 +270,16 @@ def _write_ahead(
     return attempts, refused
 
 
-def _call(attempt: _Attempt, actor: Actor | None, tokens: AccessTokens) -> RemoteDataSource:
+def _call(
+    attempt: _Attempt,
+    actor: Actor | None,
+    tokens: AccessTokens,
+    client: WebexClient | None = None,
+) -> RemoteDataSource:
     """Step 2: the PUT with the attempt's nonce. No transaction, and no database at all but
     for an org token the batch has not read yet (or a refresh after a 401)."""
     ds = attempt.ds
-    client = webex_client_for(ds.org.service_app)
+    client = client or webex_client_for(ds.org.service_app)
     attempt.called_at = timezone.now()
     return _with_refresh(
         ds.org,
@@ -358,18 +365,19 @@ def datasources_rotate_many(
     force: bool = False,
     actor: Actor | None = None,
     submit: Callable[[Callable[[], RemoteDataSource]], Future] | None = None,
-    group: int = 8,
+    in_flight: int = 1,
+    group: int = 32,
     tokens: AccessTokens | None = None,
 ) -> tuple[dict[str, int], list[BaseException]]:
     """Rotate many data sources: the steps of `datasource_rotate`, run as a pipeline.
 
-    This thread does the database work in groups of `group`: the write-ahead of the next
-    group while the calls of the last are still out, and the completion of answered calls
-    together (a group's worth, or whatever is answered when the calls go quiet for a
-    moment). `submit` runs a call elsewhere (a pool of threads; inline by default), so calls
-    keep going while this thread writes. The next group is written ahead while fewer than two
-    groups' calls are waiting or out: the call threads always have one queued, and no lease
-    starts long before its call.
+    This thread does the database work for `group` rotations at a time: the write-ahead of
+    the next group while calls are still out, and the completion of answered calls together
+    (a group's worth, or whatever is answered when the calls go quiet for a moment). `submit`
+    runs a call elsewhere (a pool of `in_flight` threads; inline by default), so calls keep
+    going while this thread writes. The next group is written ahead once fewer than a group
+    is queued beyond the calls in flight: the threads never wait for the database, and no
+    lease starts more than about two groups' calls before its own.
 
     Returns the count of each outcome and the unexpected errors (not Webex's answers), for
     the caller to raise once every data source has been attempted.
@@ -377,25 +385,38 @@ def datasources_rotate_many(
     tokens = tokens or AccessTokens()
     submit = submit or _run_inline
     waiting = deque(ds_ids)
-    out: dict[Future, _Attempt] = {}
+    back: queue.SimpleQueue[tuple[_Attempt, Future]] = queue.SimpleQueue()  # calls answered
+    out = 0  # calls handed out and not back yet
+    clients: dict[str, WebexClient] = {}  # one per region for the batch
     answered: list[tuple[_Attempt, RemoteDataSource]] = []
     outcomes: Counter[str] = Counter()
     errors: list[BaseException] = []
     while waiting or out or answered:
-        if waiting and len(out) < 2 * group:
+        if waiting and out < in_flight + group:
             take = [waiting.popleft() for _ in range(min(group, len(waiting)))]
             attempts, refused = _write_ahead(take, force=force, seen_versions={})
             outcomes.update(result.outcome for result in refused.values())
             for attempt in attempts:
+                app = attempt.ds.org.service_app
+                client = clients.get(app.region) or clients.setdefault(
+                    app.region, webex_client_for(app)
+                )
                 tokens.get(attempt.ds.org)  # read here, so the call threads need no database
-                out[submit(functools.partial(_call, attempt, actor, tokens))] = attempt
-            if len(out) < 2 * group and waiting:
+                future = submit(functools.partial(_call, attempt, actor, tokens, client))
+                future.add_done_callback(functools.partial(_put_back, back, attempt))
+                out += 1
+            if out < in_flight + group and waiting:
                 continue
-        finished: set[Future] = set()
+        finished = []
         if out:
-            finished, _ = wait(out, timeout=QUIET_SECONDS, return_when=FIRST_COMPLETED)
-        for future in finished:
-            attempt = out.pop(future)
+            try:  # the first answer (or a quiet moment), then every other one already back
+                finished.append(back.get(timeout=QUIET_SECONDS))
+                while True:
+                    finished.append(back.get_nowait())
+            except queue.Empty:
+                pass
+        for attempt, future in finished:
+            out -= 1
             error = future.exception()
             if error is None:
                 answered.append((attempt, future.result()))
@@ -408,6 +429,10 @@ def datasources_rotate_many(
             outcomes.update(result.outcome for result in _complete(answered, actor).values())
             answered = []
     return dict(outcomes), errors
+
+
+def _put_back(back: queue.SimpleQueue, attempt: _Attempt, future: Future) -> None:
+    back.put((attempt, future))
 
 
 # How long the pipeline waits for more answers before it stores those it has.
