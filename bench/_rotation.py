@@ -1,21 +1,28 @@
-"""Rotation throughput end to end: 5,000 due data sources, emulator at 200 ms latency, 32 calls
-in flight, through Redis, a Celery worker and PostgreSQL (target: at least 85 % of the ideal
-32 / 0.2 s = 160 rotations per second).
+"""The rotation benchmarks' harness: a scratch database, an emulator with latency, a Celery
+worker on Redis, and timed sweeps of due data sources end to end. Not a benchmark itself
+(`run_all.py` skips files starting with `_`): `rotation.py`, `rotation_cpu.py` and
+`rotation_wide.py` run it with their own figures.
 
-Needs PostgreSQL and Redis on localhost (as `make test` does). Builds a scratch database, starts
-an emulator and a worker as subprocesses, registers the data sources at the emulator, marks them
-all due, runs one sweep and waits until every one has rotated. The last line prints the ratio.
+`world(count)` registers `count` data sources at the emulator (no latency) and stores them;
+`Run(...).once()` marks them all due, runs one sweep and waits until every one has rotated,
+then reports throughput against the ideal in_flight / latency, CPU per rotation per process
+group, the machine's CPU use and the PUT timeline seen by the emulator.
+
+Needs PostgreSQL and Redis on localhost (as `make test` does).
 """
 
 import base64
 import datetime as dt
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,21 +30,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench._scratch import scratch_database  # noqa: E402
 
-COUNT = int(os.environ.get("BENCH_ROTATIONS", "5000"))
 LATENCY_MS = 200
-IN_FLIGHT = 32
-# Worker processes, each running one batch task at a time with IN_FLIGHT / WORKERS calls in
-# flight: 32 in all. More processes than cores on purpose: a rotation holds the GIL only for
-# its few milliseconds of CPU, and fewer threads per process wait less for it. Measured on
-# this 2-core machine: 2 x 16 -> 0.84-0.86, 4 x 8 -> 0.89, 8 x 4 -> 0.74 (CPU contention).
-WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
-THREADS = IN_FLIGHT // WORKERS
+SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 # Overridable so two people can bench on one machine without dropping each other's database.
 DB = os.environ.get("BENCH_DATABASE", "byods_bench_rotation")
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/14")
 
 
-def main() -> None:
+@contextmanager
+def world(count: int, *, in_flight: int, workers: int):
+    """A scratch database with `count` data sources registered at a fresh emulator, and a
+    Celery worker of `workers` processes with in_flight / workers calls in flight each.
+    Yields a `Bench` to run sweeps with."""
     from webex_emulator.testing import EmulatorProcess
 
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
@@ -51,42 +55,61 @@ def main() -> None:
         "DATABASE_URL": scratch_database(DB),
         "CELERY_BROKER_URL": BROKER,
         "CELERY_RESULT_BACKEND": BROKER,
-        "ROTATION_CONCURRENCY": str(THREADS),
+        "ROTATION_CONCURRENCY": str(in_flight // workers),
         # The default batch size: with 100 each worker paid a batch tail (threads idle while
         # the last calls of a batch finish) 25 times instead of 10.
         "ROTATION_BATCH_SIZE": "256",
+        "ROTATION_SWEEP_LIMIT": str(max(count, 5000)),  # one sweep claims them all
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
     import redis
 
     redis.Redis.from_url(BROKER).flushdb()
+    (ROOT / "var").mkdir(exist_ok=True)
     with EmulatorProcess(["--log-level", "error"]) as emulator:
-        os.environ["WEBEX_API_BASE"] = emulator.api_base
-        os.environ["WEBEX_IDBROKER_BASE"] = f"{emulator.base_url}/idb"
         env |= {
             "WEBEX_API_BASE": emulator.api_base,
             "WEBEX_IDBROKER_BASE": f"{emulator.base_url}/idb",
         }
+        os.environ.update(env)
         import django
 
         django.setup()
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        org = setup_world(emulator.control)
-        register_all(org)
-        run(env, org, emulator)
+        register_all(setup_org(emulator.control), count)
+        emulator.control.set_latency(LATENCY_MS)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "celery", "-A", "byods_portal", "worker", "--pool", "prefork"),
+                *("--concurrency", str(workers), "--loglevel", "WARNING"),
+                *("--prefetch-multiplier", "1"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=open(ROOT / "var" / "bench-rotation-worker.log", "w"),  # noqa: SIM115
+        )
+        try:
+            time.sleep(4)  # let the worker connect
+            yield Bench(count, in_flight, emulator, worker)
+        finally:
+            from django.db import connection
+
+            connection.close()
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
-def setup_world(control):
+def setup_org(control):
     from audit.context import Actor, bound
     from tenants import services
 
     app = control.create_service_app(
-        "Bench",
-        valid_domains=["bench.example.com"],
-        schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
+        "Bench", valid_domains=["bench.example.com"], schema_ids=[SCHEMA]
     )
     webex_org = control.create_org("Bench Org")
     control.authorize(app["applicationId"], webex_org["id"])
@@ -97,7 +120,7 @@ def setup_world(control):
             client_id=app["clientId"],
             client_secret=app["clientSecret"],
             valid_domains=["bench.example.com"],
-            schema_ids=["5397013b-7920-4ffc-807c-e8a3e0a18f43"],
+            schema_ids=[SCHEMA],
             region="us",
             integration_token=token["accessToken"],
         )
@@ -106,7 +129,7 @@ def setup_world(control):
         )
 
 
-def register_all(org) -> None:
+def register_all(org, count: int) -> None:
     """Register at the emulator (no latency yet) and store the rows in bulk: setup, not bench."""
     from datasources.models import DataSource
     from tenants.models import OrgToken
@@ -121,7 +144,7 @@ def register_all(org) -> None:
         remote = client.register_datasource(
             access_token=access,
             request=DataSourceRequest(
-                schema_id="5397013b-7920-4ffc-807c-e8a3e0a18f43",
+                schema_id=SCHEMA,
                 url=f"https://rx{i}.bench.example.com/feed",
                 audience="bench",
                 subject=f"s{i}",
@@ -143,9 +166,9 @@ def register_all(org) -> None:
 
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
-        rows = list(pool.map(one, range(COUNT)))
+        rows = list(pool.map(one, range(count)))
     DataSource.objects.bulk_create(rows, batch_size=1000)
-    print(f"registered {COUNT} data sources in {time.monotonic() - started:.1f} s", flush=True)
+    print(f"registered {count} data sources in {time.monotonic() - started:.1f} s", flush=True)
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -189,22 +212,13 @@ class CpuMeter:
 
     PostgreSQL backends are sampled while they live (those of the bench database); CPU of
     backends that exit during the run is lost, so the figure is a lower bound when the worker
-    does not keep its connections.
+    does not keep its connections (it does: CONN_MAX_AGE, one connection per batch task).
     """
 
     def __init__(self, worker_pid: int, emulator_pid: int) -> None:
         self.worker_pid, self.emulator_pid = worker_pid, emulator_pid
         self.start: dict[str, float] = {}
         self.backends: dict[int, tuple[float, float]] = {}  # pid -> (first, last) sample
-
-    def _postmaster_children(self) -> float:
-        """CPU of every exited PostgreSQL backend (any database: noisy on a shared machine)."""
-        with connection_cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (backend,) = cursor.fetchone()
-        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
-        fields = Path(f"/proc/{stat[1]}/stat").read_text().rsplit(")", 1)[1].split()
-        return sum(int(f) for f in fields[13:15]) / CLOCK_TICKS
 
     def _pg_pids(self) -> list[int]:
         with connection_cursor() as cursor:
@@ -228,86 +242,137 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start = self.groups()
-        self.exited = self._postmaster_children()
         self.sample_postgres()
 
-    def report(self, done: int) -> str:
+    def used(self) -> dict[str, float]:
+        """CPU seconds since `begin`: worker, emulator, postgres."""
         self.sample_postgres()
         used = {name: value - self.start[name] for name, value in self.groups().items()}
         used["postgres"] = sum(last - first for first, last in self.backends.values())
-        exited = self._postmaster_children() - self.exited
-        per = {name: 1000 * value / max(done, 1) for name, value in used.items()}
-        parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
+        return used
+
+
+def timeline(log: list[dict], swept_at) -> str:
+    """Where the time went, from the emulator's request log: how long after the sweep the
+    first PUT arrived, the steady rate (median of one-second buckets), and the last PUT."""
+    moments = sorted(dt.datetime.fromisoformat(e["time"].replace("Z", "+00:00")) for e in log)
+    if not moments:
+        return "no PUT reached the emulator"
+    offsets = [(m - swept_at).total_seconds() for m in moments]
+    buckets: dict[int, int] = {}
+    for offset in offsets:
+        buckets[int(offset)] = buckets.get(int(offset), 0) + 1
+    inner = [buckets.get(i, 0) for i in range(int(offsets[0]) + 1, int(offsets[-1]))]
+    steady = statistics.median(inner) if inner else float("nan")
+    durations = [e["durationMs"] or 0 for e in log]
+    busy = sum(durations) / 1000 / max(offsets[-1] - offsets[0], 1e-9)
+    return (
+        f"PUTs at Webex: first answered {offsets[0]:.2f} s after the sweep, steady {steady:.0f}/s "
+        f"(median of full seconds), last answered at {offsets[-1]:.1f} s; each took "
+        f"{statistics.mean(durations):.0f} ms at Webex on average, {busy:.1f} in flight there "
+        "on average"
+    )
+
+
+@dataclass(frozen=True)
+class Result:
+    done: int
+    elapsed: float
+    ideal: float  # rotations per second: in flight / latency
+    cpu_ms: dict[str, float]  # CPU per rotation by process group
+    machine_busy: float  # share of all cores busy during the run (any process)
+    timeline: str
+    peak_in_flight: object
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.ideal
+
+    @property
+    def portal_cpu_ms(self) -> float:
+        """The portal's side: the worker and PostgreSQL (the emulator stands in for Webex)."""
+        return self.cpu_ms["worker"] + self.cpu_ms["postgres"]
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in self.cpu_ms.items())
         return (
-            f"CPU ms per rotation: {parts}; total {sum(per.values()):.1f} "
-            f"({len(self.backends)} postgres backends seen; exited backends of any database "
-            f"{1000 * exited / max(done, 1):.1f} more)"
+            f"rotated {self.done} in {self.elapsed:.1f} s: {self.rate:.1f}/s, "
+            f"{self.ratio:.2f} of the ideal {self.ideal:.0f}/s (emulator peak in flight "
+            f"{self.peak_in_flight})\n  CPU ms per rotation: {parts}; portal side (worker + "
+            f"postgres) {self.portal_cpu_ms:.2f}; machine {100 * self.machine_busy:.0f}% busy "
+            f"over {os.cpu_count()} cores\n  {self.timeline}"
         )
 
 
-def run(env: dict, org, emulator) -> None:
-    from django.db import connection
-    from django.utils import timezone
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores so far, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
-    from datasources.models import DataSource
-    from datasources.tasks import rotation_sweep
 
-    emulator.control.set_latency(LATENCY_MS)
-    emulator.control.reset_stats()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "byods_portal",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(WORKERS),
-            "--loglevel",
-            "WARNING",
-            "--prefetch-multiplier",
-            "1",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=open(ROOT / "var" / "bench-rotation-worker.log", "w"),  # noqa: SIM115
-    )
-    try:
-        time.sleep(4)  # let the worker connect
-        meter = CpuMeter(worker.pid, emulator.process.pid)
+def redis_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "redis-server":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@dataclass
+class Bench:
+    count: int
+    in_flight: int
+    emulator: object
+    worker: subprocess.Popen
+
+    def once(self) -> Result:
+        """Mark every data source due, sweep once, wait until all have rotated."""
+        from django.db import connection
+        from django.utils import timezone
+
+        from datasources.models import DataSource
+        from datasources.tasks import rotation_sweep
+
+        control = self.emulator.control
+        control.reset_stats()
+        control.clear_requests_log()
+        meter = CpuMeter(self.worker.pid, self.emulator.process.pid)
+        brokers = redis_pids()
+        broker_start = sum(cpu_seconds(pid) for pid in brokers)
         meter.begin()
+        busy_start, total_start = machine_ticks()
         start_at = timezone.now()
         DataSource.objects.update(next_rotation_at=start_at - dt.timedelta(seconds=1))
-        started = time.monotonic()
+        started, swept_at = time.monotonic(), timezone.now()
         rotation_sweep()
-        deadline = started + 600
+        deadline = started + 900
         done = 0
         while time.monotonic() < deadline:
             done = DataSource.objects.filter(last_rotated_at__gte=start_at).count()
             meter.sample_postgres()
-            if done >= COUNT:
+            if done >= self.count:
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - started
-        cpu = meter.report(done)
+        busy_end, total_end = machine_ticks()
+        cpu = meter.used()
+        cpu["redis"] = sum(cpu_seconds(pid) for pid in brokers) - broker_start
         connection.close()
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-    stats = emulator.control.stats()
-    rate = done / elapsed
-    ideal = IN_FLIGHT / (LATENCY_MS / 1000)
-    print(
-        f"rotated {done}/{COUNT} in {elapsed:.1f} s: {rate:.1f}/s "
-        f"(ideal {ideal:.0f}/s; emulator peak in flight {stats.get('peakInFlight', '?')})"
-    )
-    print(cpu)
-    print(f"rotation throughput vs ideal: {rate / ideal:.2f} (target >= 0.85)")
-
-
-if __name__ == "__main__":
-    main()
+        return Result(
+            done=done,
+            elapsed=elapsed,
+            ideal=self.in_flight / (LATENCY_MS / 1000),
+            cpu_ms={name: 1000 * value / max(done, 1) for name, value in cpu.items()},
+            machine_busy=(busy_end - busy_start) / max(total_end - total_start, 1),
+            timeline=timeline(control.requests_log(method="PUT"), swept_at),
+            peak_in_flight=control.stats().get("peakInFlight", "?"),
+        )
