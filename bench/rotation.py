@@ -7,9 +7,12 @@ Four worker processes with 8 calls in flight each: more processes than cores on 
 a rotation holds the GIL only for its few milliseconds of CPU. See `_rotation.py`.
 """
 
+import os
+
 from _rotation import world
 
-COUNT, IN_FLIGHT, WORKERS, RUNS = 5000, 32, 4, 3
+COUNT, IN_FLIGHT, RUNS = 5000, 32, 3
+WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 rotations per second), 10,000 due data sources, emulator at 200 ms. No target: the figure is
 the ratio reached and the resource that limits it, so the ceiling is measured, not guessed.
 
-The limit is named from what the run used: the machine's CPU when its cores were nearly all
-busy (then the process groups' shares say who used them), the database when PostgreSQL
+The limit is named from what the run used: the machine's CPU when its cores were 80 % busy or
+more (with a dozen busy processes on two cores the rest is scheduling slack; the process
+groups' shares say who used them, and the emulator's own time per call rising above its 200 ms
+shows it waiting for a core too), the database when PostgreSQL
 backends used a core or more, the broker when Redis did; otherwise the calls in flight never
 reached 128 (the worker's threads, not the machine). See `_rotation.py`.
 """
@@ -20,7 +22,7 @@ def limiting(result) -> str:
     seconds = {name: ms * result.done / 1000 for name, ms in result.cpu_ms.items()}
     shares = {name: value / result.elapsed for name, value in seconds.items()}  # cores used
     used = ", ".join(f"{name} {share:.2f}" for name, share in shares.items())
-    if result.machine_busy >= 0.9:
+    if result.machine_busy >= 0.8:  # the rest is scheduling slack between many processes
         top = max(shares, key=shares.get)
         busy = f"{100 * result.machine_busy:.0f}% of {cores} cores busy"
         return f"CPU ({busy}; cores used: {used}; most by {top})"

@@ -42,9 +42,10 @@ class RotationThreads:
     """
 
     def __init__(self, size: int) -> None:
-        # A thread whose database or Webex answer arrived waits for the GIL until the running
-        # thread yields it: 5 ms by default, per round trip, while holding row locks (the
-        # audit chain head's among them). A shorter interval keeps those waits short.
+        # A thread whose Webex answer arrived waits for the GIL until the running thread
+        # yields it: 5 ms by default, each time, while the batch's thread writes a group
+        # (tens of milliseconds of Python). Every such wait delays the next call of that
+        # thread, so a shorter interval keeps the calls going.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.size = size
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
