@@ -250,3 +250,59 @@ def test_call_threads_need_no_database_connection(register, emulator, settings):
         assert backends() == set()  # no thread opened a connection of its own
     finally:
         tasks.stop_rotation_threads()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_threaded_batch_stores_each_answer_its_own_way(register, emulator, settings):
+    """Calls in threads, groups of 2: Webex accepts some, refuses one with 429 and one with
+    404; each outcome is stored as a lone rotation would store it, and the accepted nonces
+    are the ones Webex holds."""
+    settings.ROTATION_CONCURRENCY, settings.ROTATION_GROUP_SIZE = 3, 2
+    tasks.stop_rotation_threads()
+    sources = [register(url=f"https://rx{i}.byods.example.com/x") for i in range(6)]
+    limited, gone = sources[1], sources[4]
+    emulator.set_faults(
+        [
+            {"method": "PUT", "pathRegex": limited.webex_id, "kind": "status", "status": 429}
+            | {"retryAfter": 120},
+            {"method": "PUT", "pathRegex": gone.webex_id, "kind": "status", "status": 404},
+        ]
+    )
+    try:
+        outcomes = tasks.rotate_batch([s.pk for s in sources], force=True)
+    finally:
+        tasks.stop_rotation_threads()
+    assert outcomes == {"rotated": 4, "rate_limited": 1, "missing": 1}
+    fresh = {ds.pk: ds for ds in DataSource.objects.filter(pk__in=[s.pk for s in sources])}
+    assert fresh[limited.pk].pending_nonce and fresh[limited.pk].nonce == limited.nonce
+    assert fresh[gone.pk].missing_at_webex_since is not None
+    accepted = {e["nonce"] for e in emulator.requests_log(method="PUT") if e["status"] == 200}
+    for ds in sources:
+        if ds.pk not in (limited.pk, gone.pk):
+            assert fresh[ds.pk].nonce in accepted and fresh[ds.pk].pending_nonce == ""
+            assert fresh[ds.pk].inflight_until is None
+    assert AuditEvent.objects.filter(action="datasource.rotated").count() == 4
+    assert AuditEvent.objects.filter(action="datasource.rotation_failed").count() == 1
+    assert AuditEvent.objects.filter(action="datasource.drift_found").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_401_in_the_call_threads_refreshes_the_token_once_under_the_batch_identity(
+    register, emulator, settings
+):
+    """The org's access token expired at Webex: the first call thread to get a 401 refreshes
+    it (single flight: the others wait for it and reuse it), the refresh is audited as the
+    rotation system with the batch's correlation id, and every data source rotates."""
+    settings.ROTATION_CONCURRENCY, settings.ROTATION_GROUP_SIZE = 4, 4
+    tasks.stop_rotation_threads()
+    sources = [register(url=f"https://rx{i}.byods.example.com/x") for i in range(8)]
+    emulator.advance_clock(15 * 86400)
+    try:
+        assert tasks.rotate_batch([s.pk for s in sources], force=True) == {"rotated": 8}
+    finally:
+        tasks.stop_rotation_threads()
+    assert len(emulator.requests_log(path="/v1/access_token")) == 1
+    refreshed = AuditEvent.objects.get(action="org.tokens_refreshed")
+    rotated = AuditEvent.objects.filter(action="datasource.rotated")
+    assert refreshed.actor == "system:rotation"
+    assert {e.correlation_id for e in rotated} == {refreshed.correlation_id}
