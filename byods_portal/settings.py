@@ -320,7 +320,10 @@ INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE = env.float(
 # Rotation engine: how many due data sources one sweep claims, how many go in one batch task,
 # how many Webex calls a batch keeps in flight, how many rotations share each database
 # statement of a batch (its group), and how long a claim holds.
-ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=5000)
+# A sweep every ROTATION_SWEEP_SECONDS claims at most ROTATION_SWEEP_LIMIT: the engine never
+# rotates faster than limit / seconds (10,000 / 15 s = 667/s, above what one box does; README
+# "Capacity"). Raise it with the worker hosts.
+ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=10_000)
 ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
 ROTATION_GROUP_SIZE = env.int("ROTATION_GROUP_SIZE", default=32)
