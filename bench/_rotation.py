@@ -56,9 +56,9 @@ def world(count: int, *, in_flight: int, workers: int):
         "CELERY_BROKER_URL": BROKER,
         "CELERY_RESULT_BACKEND": BROKER,
         "ROTATION_CONCURRENCY": str(in_flight // workers),
-        # The default batch size: with 100 each worker paid a batch tail (threads idle while
-        # the last calls of a batch finish) 25 times instead of 10.
-        "ROTATION_BATCH_SIZE": "256",
+        # As deployed: a batch is 32 rounds of its process's calls (settings.py), so the tail
+        # of a batch (threads idle while its last calls finish) is a small share of it.
+        "ROTATION_BATCH_SIZE": os.environ.get("BENCH_BATCH_SIZE", str(32 * (in_flight // workers))),
         "ROTATION_SWEEP_LIMIT": str(max(count, 5000)),  # one sweep claims them all
         "LOG_LEVEL": "WARNING",
     }
@@ -315,6 +315,19 @@ def machine_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def quiet_machine(busy: float = 0.15, longest: float = 60.0) -> None:
+    """Wait (at most `longest` seconds) until the machine's cores are less than `busy` busy
+    over a second: work left behind by what ran before (a checkpoint after another benchmark
+    wrote a million rows, the previous run's vacuum) is not this run's."""
+    deadline = time.monotonic() + longest
+    while time.monotonic() < deadline:
+        busy_start, total_start = machine_ticks()
+        time.sleep(1)
+        busy_end, total_end = machine_ticks()
+        if (busy_end - busy_start) / max(total_end - total_start, 1) < busy:
+            return
+
+
 def redis_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -343,6 +356,7 @@ class Bench:
         from datasources.tasks import rotation_sweep
 
         control = self.emulator.control
+        quiet_machine()
         control.reset_stats()
         control.clear_requests_log()
         meter = CpuMeter(self.worker.pid, self.emulator.process.pid)

