@@ -145,3 +145,10 @@ def test_the_policy_follows_settings(settings):
     settings.SINGLE_FLIGHT_SECONDS = 3
     assert rules.policy().lease == dt.timedelta(seconds=42)
     assert rules.policy().single_flight == dt.timedelta(seconds=3)
+
+
+def test_a_call_written_ahead_may_wait_a_fifth_of_the_lease_and_still_has_all_of_it():
+    p = Policy(lease=dt.timedelta(minutes=5))
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    assert rules.queue_slack(p) == dt.timedelta(minutes=1)
+    assert rules.queued_lease_until(now, p) == now + dt.timedelta(minutes=6)

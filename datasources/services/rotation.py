@@ -30,7 +30,7 @@ from webex.types import DataSource as RemoteDataSource
 
 from ..models import DataSource, NonceRecord
 from ._common import _request, new_nonce
-from .calls import AccessTokens, _expiry, _in_flight, _lease_until, _settled_after, _with_refresh
+from .calls import AccessTokens, _expiry, _in_flight, _settled_after, _with_refresh
 
 Status = DataSource.Status
 
@@ -150,11 +150,18 @@ _ROTATION_COLUMNS = (
 @dataclass
 class _Attempt:
     """One rotation past its write-ahead: the row as read under the lock, the nonce it
-    sends, and when its call went out."""
+    sends, when it was written ahead and when its call went out."""
 
     ds: DataSource
     nonce: str
+    written_at: dt.datetime
     called_at: dt.datetime | None = None
+
+
+class _LeaseLapsed(Exception):
+    """A call written ahead waited past its queue slack: sent now, it could outlive its lease
+    while another worker re-sends the pending nonce. It is not sent; its row is left as the
+    write-ahead left it (pending nonce, lease), so the next sweep sends it once the lease ends."""
 
 
 def datasource_rotate(
@@ -190,6 +197,8 @@ def datasource_rotate(
         remote = _call(attempt, actor, tokens or AccessTokens())
     except WebexError as exc:
         return _rotation_failed(attempt, exc, actor)
+    except _LeaseLapsed:
+        return RotationResult("skipped", "its lease ran out before the call went out")
     except BaseException:
         _release(attempt)
         raise
@@ -230,7 +239,7 @@ def _write_ahead(
     lease and record the nonce first (a new one, or the pending one of an attempt known to be
     over). Returns the attempts to call and the answers of the others."""
     now = timezone.now()
-    lease = _lease_until(now)
+    lease = rules.queued_lease_until(now)
     refused: dict[int, RotationResult] = {}
     attempts: list[_Attempt] = []
     with transaction.atomic():
@@ -246,7 +255,7 @@ def _write_ahead(
             if refusal:
                 refused[ds.pk] = refusal
             else:
-                attempts.append(_Attempt(ds, ds.pending_nonce or new_nonce()))
+                attempts.append(_Attempt(ds, ds.pending_nonce or new_nonce(), now))
         for pk in set(ds_ids) - refused.keys() - {a.ds.pk for a in attempts}:
             refused[pk] = RotationResult("skipped", "no longer exists")
         paused = [pk for pk, result in refused.items() if result.outcome == "paused"]
@@ -281,6 +290,8 @@ def _call(
     ds = attempt.ds
     client = client or webex_client_for(ds.org.service_app)
     attempt.called_at = timezone.now()
+    if attempt.called_at - attempt.written_at > rules.queue_slack():
+        raise _LeaseLapsed(ds.pk)
     return _with_refresh(
         ds.org,
         lambda access: client.update_datasource(
@@ -422,6 +433,8 @@ def datasources_rotate_many(
                 answered.append((attempt, future.result()))
             elif isinstance(error, WebexError):
                 outcomes[_rotation_failed(attempt, error, actor).outcome] += 1
+            elif isinstance(error, _LeaseLapsed):
+                outcomes["skipped"] += 1  # waited too long for a thread; the next sweep sends it
             else:
                 _release(attempt)
                 errors.append(error)

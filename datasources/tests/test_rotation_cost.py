@@ -306,3 +306,29 @@ def test_a_401_in_the_call_threads_refreshes_the_token_once_under_the_batch_iden
     rotated = AuditEvent.objects.filter(action="datasource.rotated")
     assert refreshed.actor == "system:rotation"
     assert {e.correlation_id for e in rotated} == {refreshed.correlation_id}
+
+
+def test_a_call_that_waited_past_its_queue_slack_is_not_sent(register, emulator, monkeypatch):
+    """A call written ahead that found no free thread in time (every thread stuck on a slow
+    Webex) could outlive its lease once sent, while the next sweep re-sends the nonce: it is
+    dropped unsent, and the row keeps its pending nonce and lease for the next attempt."""
+    from core import policy
+
+    sources = [register(url=f"https://rx{i}.byods.example.com/x") for i in range(3)]
+    emulator.clear_requests_log()
+    monkeypatch.setattr(policy, "queue_slack", lambda p=None: dt.timedelta(0))
+    outcomes, errors = services.datasources_rotate_many(
+        [s.pk for s in sources], force=True, actor=SYSTEM
+    )
+    assert outcomes == {"skipped": 3} and not errors
+    assert emulator.requests_log(method="PUT") == []
+    for before in sources:
+        row = DataSource.objects.get(pk=before.pk)
+        assert row.pending_nonce and row.nonce == before.nonce and row.version == before.version
+        assert row.inflight_until and row.inflight_until > timezone.now()  # still its lease
+    monkeypatch.undo()
+    # While that lease holds, nothing else sends for these data sources.
+    assert services.datasource_rotate(ds_id=sources[0].pk, force=True, actor=SYSTEM).outcome == (
+        "in_progress"
+    )
+    assert emulator.requests_log(method="PUT") == []
