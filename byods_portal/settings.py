@@ -324,8 +324,10 @@ INTEGRATION_TOKEN_REFRESH_DAYS_BEFORE = env.float(
 # rotates faster than limit / seconds (10,000 / 15 s = 667/s, above what one box does; README
 # "Capacity"). Raise it with the worker hosts.
 ROTATION_SWEEP_LIMIT = env.int("ROTATION_SWEEP_LIMIT", default=10_000)
-ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=256)
 ROTATION_CONCURRENCY = env.int("ROTATION_CONCURRENCY", default=32)
+# 32 rounds of a process's calls: the tail of a batch (threads idle while its last calls
+# finish, before the next batch starts) is then a small share of its time.
+ROTATION_BATCH_SIZE = env.int("ROTATION_BATCH_SIZE", default=32 * ROTATION_CONCURRENCY)
 ROTATION_GROUP_SIZE = env.int("ROTATION_GROUP_SIZE", default=32)
 ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # Single flight for "rotate now" and "refresh now" (button, API, bulk): a request that finds
