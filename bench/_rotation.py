@@ -104,6 +104,16 @@ def world(count: int, *, in_flight: int, workers: int):
             worker.wait(timeout=30)
 
 
+def series(count: int, *, in_flight: int, workers: int, runs: int) -> list["Result"]:
+    """`runs` runs in a row in one world, each printed as it ends."""
+    results = []
+    with world(count, in_flight=in_flight, workers=workers) as bench:
+        for run in range(1, runs + 1):
+            results.append(bench.once())
+            print(f"run {run}: {results[-1].describe()}", flush=True)
+    return results
+
+
 def setup_org(control):
     from audit.context import Actor, bound
     from tenants import services

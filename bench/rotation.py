@@ -9,19 +9,15 @@ a rotation holds the GIL only for its few milliseconds of CPU. See `_rotation.py
 
 import os
 
-from _rotation import world
+from _rotation import series
 
 COUNT, IN_FLIGHT, RUNS = 5000, 32, 3
 WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
 
 
 def main() -> None:
-    with world(COUNT, in_flight=IN_FLIGHT, workers=WORKERS) as bench:
-        ratios = []
-        for run in range(1, RUNS + 1):
-            result = bench.once()
-            print(f"run {run}: {result.describe()}", flush=True)
-            ratios.append(result.ratio)
+    results = series(COUNT, in_flight=IN_FLIGHT, workers=WORKERS, runs=RUNS)
+    ratios = [result.ratio for result in results]
     shown = ", ".join(f"{r:.2f}" for r in ratios)
     print(
         f"rotation throughput vs ideal, worst of {RUNS} runs in a row: {min(ratios):.2f} "

@@ -12,7 +12,7 @@ of `timeit`'s documentation). Each run starts once the machine is quiet (`_rotat
 import os
 import statistics
 
-from _rotation import world
+from _rotation import series
 
 COUNT, IN_FLIGHT = 5000, 32
 WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
@@ -20,12 +20,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 
 def main() -> None:
-    with world(COUNT, in_flight=IN_FLIGHT, workers=WORKERS) as bench:
-        figures = []
-        for run in range(1, RUNS + 1):
-            result = bench.once()
-            print(f"run {run}: {result.describe()}", flush=True)
-            figures.append(result.portal_cpu_ms)
+    results = series(COUNT, in_flight=IN_FLIGHT, workers=WORKERS, runs=RUNS)
+    figures = [result.portal_cpu_ms for result in results]
     shown = ", ".join(f"{f:.2f}" for f in figures)
     print(
         f"CPU per rotation, portal side (worker + postgres), lowest of {RUNS} runs: "
