@@ -262,6 +262,12 @@ class CpuMeter:
         return used
 
 
+def at_webex(log: list[dict]) -> float:
+    """Mean milliseconds a PUT spent at the emulator (from its request log)."""
+    durations = [e["durationMs"] or 0 for e in log]
+    return statistics.mean(durations) if durations else float("nan")
+
+
 def timeline(log: list[dict], swept_at) -> str:
     """Where the time went, from the emulator's request log: how long after the sweep the
     first PUT arrived, the steady rate (median of one-second buckets), and the last PUT."""
@@ -293,6 +299,7 @@ class Result:
     machine_busy: float  # share of all cores busy during the run (any process)
     timeline: str
     peak_in_flight: object
+    at_webex_ms: float  # mean time of a PUT at the emulator; above LATENCY_MS, it waited too
 
     @property
     def rate(self) -> float:
@@ -391,12 +398,14 @@ class Bench:
         cpu = meter.used()
         cpu["redis"] = sum(cpu_seconds(pid) for pid in brokers) - broker_start
         connection.close()
+        log = control.requests_log(method="PUT")
         return Result(
             done=done,
             elapsed=elapsed,
             ideal=self.in_flight / (LATENCY_MS / 1000),
             cpu_ms={name: 1000 * value / max(done, 1) for name, value in cpu.items()},
             machine_busy=(busy_end - busy_start) / max(total_end - total_start, 1),
-            timeline=timeline(control.requests_log(method="PUT"), swept_at),
+            timeline=timeline(log, swept_at),
+            at_webex_ms=at_webex(log),
             peak_in_flight=control.stats().get("peakInFlight", "?"),
         )

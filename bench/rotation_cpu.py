@@ -3,7 +3,7 @@ backends of the bench database, per rotation, while 5,000 due data sources rotat
 flight against the emulator at 200 ms (target: at most 3.5 ms). The emulator's CPU is shown
 but not counted: it stands in for Webex. Read from /proc, so Linux only. See `_rotation.py`.
 
-The figure is the lowest of three runs, all printed: on this VM the same fixed work (the
+The figure is the lowest of five runs, all printed: on this VM the same fixed work (the
 emulator's, per call) costs from 1.2 to 1.9 ms from one minute to the next, and interference
 only ever adds CPU time, so the lowest run is the closest to what the code costs (the reasoning
 of `timeit`'s documentation). Each run starts once the machine is quiet (`_rotation.py`).
@@ -16,7 +16,7 @@ from _rotation import series
 
 COUNT, IN_FLIGHT = 5000, 32
 WORKERS = int(os.environ.get("BENCH_ROTATION_WORKERS", "4"))
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
 def main() -> None:
