@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.encryption import EncryptedTextField
 from datasources.models import DataSource
-from tenants.models import CustomerOrg
+from tenants.models import CustomerOrg, ServiceApp
 
 
 class Kind(models.TextChoices):
@@ -23,6 +23,31 @@ class Kind(models.TextChoices):
     DRIFT_FOUND = "drift_found", "Drift found"
     OFFBOARDING_STALLED = "offboarding_stalled", "Offboarding stalled"
     INCIDENT = "incident", "Incident"
+    # The portal's own machinery (no org): a Service App's integration token, the scheduler,
+    # the workers.
+    INTEGRATION_TOKEN_FAILING = "integration_token_failing", "Integration token refresh failing"
+    SCHEDULER_SILENT = "scheduler_silent", "Scheduler silent"
+    NO_WORKER = "no_worker", "No live worker"
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+# A kind's severity: critical when data stops (or will, with nothing in the portal to stop it)
+# unless someone acts now.
+SEVERITY = {
+    Kind.TOKEN_AT_RISK: Severity.WARNING,
+    Kind.ROTATION_FAILING: Severity.WARNING,
+    Kind.ORG_REAUTHORIZATION: Severity.CRITICAL,
+    Kind.DRIFT_FOUND: Severity.WARNING,
+    Kind.OFFBOARDING_STALLED: Severity.WARNING,
+    Kind.INCIDENT: Severity.CRITICAL,
+    Kind.INTEGRATION_TOKEN_FAILING: Severity.WARNING,
+    Kind.SCHEDULER_SILENT: Severity.CRITICAL,
+    Kind.NO_WORKER: Severity.CRITICAL,
+}
 
 
 class Alert(models.Model):
@@ -30,7 +55,14 @@ class Alert(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     # kind + org (+ data source): what makes two observations the same condition.
     dedup_key = models.CharField(max_length=200)
-    org = models.ForeignKey(CustomerOrg, on_delete=models.CASCADE, related_name="alerts")
+    # What the alert is about: an org (most kinds), a Service App (its integration token), or
+    # neither (the portal's scheduler and workers).
+    org = models.ForeignKey(
+        CustomerOrg, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    service_app = models.ForeignKey(
+        ServiceApp, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
     datasource = models.ForeignKey(
         DataSource, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
     )
@@ -80,11 +112,25 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.org} ({'open' if self.is_open else 'resolved'})"
+        state = "open" if self.is_open else "resolved"
+        return f"{self.get_kind_display()}: {self.subject_name} ({state})"
 
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def subject_name(self) -> str:
+        """Whom the alert is about, in words: the org, the Service App, or the portal itself."""
+        if self.org is not None:
+            return self.org.name
+        if self.service_app is not None:
+            return f"Service App {self.service_app.name}"
+        return "the portal"
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[Kind(self.kind)]
 
 
 class AlertChannel(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from .models import Alert, AlertChannel, Kind
@@ -18,7 +18,9 @@ def alert_list(
     org_public_id: uuid.UUID | None = None,
 ) -> QuerySet[Alert]:
     """Alerts newest first (open ones by default), with everything a list row shows."""
-    qs = Alert.objects.select_related("org", "datasource", "owner", "acknowledged_by")
+    qs = Alert.objects.select_related(
+        "org", "service_app", "datasource", "owner", "acknowledged_by"
+    )
     if state != "all":
         qs = qs.filter(resolved_at__isnull=True)
     if org_public_id:
@@ -51,7 +53,7 @@ def alert_open_count(*, cap: int = OPEN_COUNT_CAP) -> tuple[int, bool]:
 def alert_get_for_user(user, public_id: uuid.UUID) -> Alert:
     if not user.is_authenticated:
         raise Http404
-    alert = Alert.objects.select_related("org").filter(public_id=public_id).first()
+    alert = Alert.objects.select_related("org", "service_app").filter(public_id=public_id).first()
     if alert is None:
         raise Http404("No such alert")
     return alert
@@ -66,3 +68,14 @@ def alertchannel_get(public_id: uuid.UUID) -> AlertChannel:
     if channel is None:
         raise Http404("No such channel")
     return channel
+
+
+def alert_open_counts_by_kind() -> dict[str, int]:
+    """kind -> open alerts (/metrics); one GROUP BY over the open episodes only."""
+    return dict(
+        Alert.objects.filter(resolved_at__isnull=True)
+        .order_by()
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "n")
+    )

@@ -77,7 +77,9 @@ def alert_acknowledge(request, public_id: uuid.UUID):
     with service_call(request) as call:
         services.alert_acknowledge(alert=alert, user=request.user)
     if call.ok:
-        messages.success(request, f"Acknowledged: {alert.org.name} – {alert.get_kind_display()}.")
+        messages.success(
+            request, f"Acknowledged: {alert.subject_name} – {alert.get_kind_display()}."
+        )
     return _back(request)
 
 
@@ -91,7 +93,7 @@ def alert_resolve(request, public_id: uuid.UUID):
         from . import tasks
 
         enqueue_on_commit(tasks.deliver, alert.pk, "resolved")
-        messages.success(request, f"Incident for {alert.org.name} resolved; teams are told.")
+        messages.success(request, f"Incident for {alert.subject_name} resolved; teams are told.")
     return _back(request)
 
 
@@ -110,7 +112,7 @@ def incident_raise(request):
             from . import tasks
 
             enqueue_on_commit(tasks.deliver, alert.pk, "opened")
-            messages.success(request, f"Incident raised for {alert.org.name}; teams are told.")
+            messages.success(request, f"Incident raised for {alert.subject_name}; teams are told.")
             return redirect("alerts:list")
     return render(request, "alerts/incident_form.html", {"form": form})
 

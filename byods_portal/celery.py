@@ -12,11 +12,16 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import setup_logging
 
+from .heartbeats import WorkerHeartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "byods_portal.settings")
 
 app = Celery("byods_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Every worker writes a heartbeat (byods_portal/heartbeats.py); beat's scheduler is
+# byods_portal/scheduler.py (CELERY_BEAT_SCHEDULER), which beats too.
+app.steps["worker"].add(WorkerHeartbeat)
 
 
 @app.on_after_configure.connect

@@ -173,8 +173,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = _https
 if env.bool("PORTAL_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# /healthz is polled by load balancers over plain HTTP inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz and /metrics are polled by load balancers and Prometheus over plain HTTP inside the
+# cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # --- Celery: Redis when CELERY_BROKER_URL is set, else a filesystem broker under var/ ------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -378,6 +379,24 @@ JWS_JWKS_CACHE_SECONDS = env.int("JWS_JWKS_CACHE_SECONDS", default=3600)
 JWS_JWKS_REFETCH_INTERVAL_SECONDS = env.float("JWS_JWKS_REFETCH_INTERVAL_SECONDS", default=10.0)
 # How long one process reuses a data source lookup (0 disables); see datasources/jws/.
 JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default=5.0)
+
+# --- Watching itself: heartbeats, the scheduler lease, /metrics (README "Operating") --------
+# Every worker and scheduler process writes a heartbeat this often (seconds).
+PORTAL_HEARTBEAT_SECONDS = env.float("PORTAL_HEARTBEAT_SECONDS", default=15.0)
+# A worker silent this long is not alive; no live worker opens an alert and /healthz?deep=1
+# answers 503.
+PORTAL_WORKER_SILENT_SECONDS = env.int("PORTAL_WORKER_SILENT_SECONDS", default=60)
+# No scheduler tick for this long: an alert, and /healthz?deep=1 answers 503.
+PORTAL_SCHEDULER_SILENT_SECONDS = env.int("PORTAL_SCHEDULER_SILENT_SECONDS", default=90)
+# Run two or more `celery beat`: the one holding this database lease sends the schedule's
+# tasks and renews it every third of it; a standby takes over once it lapses.
+SCHEDULER_LEASE_SECONDS = env.float("SCHEDULER_LEASE_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULER = "byods_portal.scheduler:LeasedScheduler"
+# The deep health check calls Webex unwell above this share of errors over 5 minutes.
+PORTAL_WEBEX_ERROR_SHARE = env.float("PORTAL_WEBEX_ERROR_SHARE", default=0.2)
+# Bearer token Prometheus presents to GET /metrics (and /healthz?deep=1); unset: /metrics is
+# 404. Generate with `python -c "import secrets; print(secrets.token_urlsafe(32))"`.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 
 # --- Logging: one format for web, worker and beat; secrets never reach it -------------------
 LOGGING = {

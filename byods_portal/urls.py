@@ -6,7 +6,7 @@ from accounts.forms import SignInForm
 from operations import views_dashboard
 from tenants.views_webhook import webex_webhook
 
-from . import views
+from . import metrics, views
 
 admin.site.site_header = "BYODS portal administration"
 admin.site.site_title = "BYODS portal admin"
@@ -14,6 +14,7 @@ admin.site.site_title = "BYODS portal admin"
 urlpatterns = [
     path("", views_dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("webhooks/webex/", webex_webhook, name="webex_webhook"),
     path(
         "login/",

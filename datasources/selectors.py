@@ -215,3 +215,21 @@ def drift_finding_get(public_id):
     if finding is None:
         raise Http404("No such finding")
     return finding
+
+
+def datasource_soonest_expiry() -> dt.datetime | None:
+    """When the first JWS that Webex should be using lapses (active data sources of active
+    orgs, present at Webex); in the past when one already has. Walks ds_expiry_idx from its
+    start, so it reads a handful of rows whatever the fleet's size."""
+    return (
+        _alive()
+        .filter(
+            status=DataSource.Status.ACTIVE,
+            missing_at_webex_since__isnull=True,
+            org__status=CustomerOrg.Status.ACTIVE,
+            token_expires_at__isnull=False,
+        )
+        .order_by("token_expires_at", "id")
+        .values_list("token_expires_at", flat=True)
+        .first()
+    )

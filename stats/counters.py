@@ -1,4 +1,4 @@
-"""Counters written by services, in the caller's transaction, one statement each.
+"""Counters written by services, in the caller's transaction, one UPSERT per table.
 
 Not a `services` module: a counter changes no business state and is not audited by itself;
 the rotation that calls it records its own audit event in the same transaction.
@@ -7,11 +7,12 @@ the rotation that calls it records its own audit event in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
-from .models import RotationOutcomeHour
+from .models import RotationOutcomeHour, RotationOutcomeTotal
 
 SUCCESS = "rotated"
 FAILURES = ("failed", "rate_limited", "missing")
@@ -34,13 +35,36 @@ def record_rotation_outcome(*, outcome: str, at: dt.datetime | None = None, coun
     if count < 1:
         raise ValueError(f"a count of rotations is at least 1, not {count}")
     hour = hour_start(at or timezone.now())
-    table = connection.ops.quote_name(RotationOutcomeHour._meta.db_table)
+    add(RotationOutcomeHour, keys={"hour": hour, "outcome": outcome}, counts={"count": count})
+    add(RotationOutcomeTotal, keys={"outcome": outcome}, counts={"count": count})
+
+
+def add(model: type[models.Model], *, keys: dict[str, Any], counts: dict[str, float]) -> None:
+    """Add `counts` to the row of `model` that `keys` name, creating it at those counts.
+
+    One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite >= 3.24 both speak it), so
+    concurrent writers never lose an increment and never need a lock of their own. `keys` must
+    be the columns of a unique constraint of `model`.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    columns = [*keys, *counts]
+    values = [fields[name].get_db_prep_value(value, connection) for name, value in keys.items()]
+    values += list(counts.values())
+    quoted = [connection.ops.quote_name(c) for c in columns]
+    increments = ", ".join(f"{q} = {table}.{q} + excluded.{q}" for q in quoted[len(keys) :])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (hour, outcome, count) VALUES (%s, %s, %s) "  # noqa: S608 - table name from model meta
-            f"ON CONFLICT (hour, outcome) DO UPDATE SET count = {table}.count + excluded.count",
-            [connection.ops.adapt_datetimefield_value(hour), outcome, count],
+            f"INSERT INTO {table} ({', '.join(quoted)}) VALUES ({', '.join(['%s'] * len(values))}) "  # noqa: S608 - names from model meta
+            f"ON CONFLICT ({', '.join(quoted[: len(keys)])}) DO UPDATE SET {increments}",
+            values,
         )
+
+
+def rotations_total() -> dict[str, int]:
+    """outcome -> rotations that ever ended so, zeros included (one row per outcome)."""
+    found = dict(RotationOutcomeTotal.objects.values_list("outcome", "count"))
+    return {outcome: found.get(outcome, 0) for outcome in OUTCOMES}
 
 
 def rotation_outcomes_by_hour(

@@ -41,6 +41,11 @@ class ServiceApp(models.Model):
     integration_refresh_expires_at = models.DateTimeField(null=True, blank=True)
     integration_client_id = models.CharField(max_length=200, blank=True)
     integration_client_secret = EncryptedTextField(blank=True)
+    # Refreshing the integration token: failures in a row since the last success, and the last
+    # one's reason (Webex's message and trackingId, never a token). An alert while non-zero.
+    integration_refresh_failures = models.PositiveIntegerField(default=0)
+    integration_refresh_error = models.CharField(max_length=500, blank=True)
+    integration_refresh_failed_at = models.DateTimeField(null=True, blank=True)
     webhook_secret = EncryptedTextField(blank=True)
     webhook_ids = models.JSONField(default=list, blank=True)  # ids at Webex, for cleanup
     created_at = models.DateTimeField(auto_now_add=True)
@@ -169,6 +174,8 @@ class OrgToken(models.Model):
                 name="orgtoken_due_idx",
                 condition=models.Q(next_refresh_at__isnull=False),
             ),
+            # /metrics: "the first access token to lapse" (byods_org_token_soonest_expiry).
+            models.Index(fields=["access_expires_at"], name="orgtoken_expiry_idx"),
         ]
 
     def __str__(self) -> str:

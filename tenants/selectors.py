@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core import policy as rules
 
-from .models import CustomerOrg, ServiceApp
+from .models import CustomerOrg, OrgToken, ServiceApp
 
 
 def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
@@ -158,3 +158,20 @@ def orgs_offboarding_due(now: dt.datetime | None = None) -> list[int]:
         if next_at is None or dt.datetime.fromisoformat(next_at) <= now:
             due.append(pk)
     return due
+
+
+def serviceapps_integration_failing() -> QuerySet[ServiceApp]:
+    """Service Apps whose integration token refresh failed at its last try (alerts)."""
+    return ServiceApp.objects.filter(integration_refresh_failures__gt=0).order_by("pk")
+
+
+def org_token_soonest_expiry() -> dt.datetime | None:
+    """When the first access token of an active org lapses (refresh keeps them ahead)."""
+    return (
+        OrgToken.objects.filter(
+            org__status=CustomerOrg.Status.ACTIVE, access_expires_at__isnull=False
+        )
+        .order_by("access_expires_at")
+        .values_list("access_expires_at", flat=True)
+        .first()
+    )

@@ -42,6 +42,7 @@ from .errors import (
     WebexTransportError,
     error_class_for,
 )
+from .metrics import LEDGER, TRANSPORT_ERROR
 from .types import (
     DataSource,
     DataSourceRequest,
@@ -405,7 +406,9 @@ class WebexClient:
         try:
             response = self._send(method, url, params, json, data, headers)
         except TRANSPORT_ERRORS as exc:
-            elapsed = (time.monotonic() - started) * 1000
+            seconds = time.monotonic() - started
+            LEDGER.record(method=method, path=shown, status=TRANSPORT_ERROR, seconds=seconds)
+            elapsed = seconds * 1000
             kind = "timeout" if isinstance(exc, requests.Timeout) else "connection error"
             logger.warning(
                 "webex %s %s -> %s after %.0f ms trackingId=%s attempt=%d",
@@ -419,7 +422,9 @@ class WebexClient:
             raise WebexTransportError(
                 f"{kind} talking to Webex", tracking_id=tracking_id, method=method, path=shown
             ) from exc
-        elapsed = (time.monotonic() - started) * 1000
+        seconds = time.monotonic() - started
+        LEDGER.record(method=method, path=shown, status=str(response.status_code), seconds=seconds)
+        elapsed = seconds * 1000
         logger.info(
             "webex %s %s -> %s in %.0f ms trackingId=%s",
             method,

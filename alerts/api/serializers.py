@@ -6,15 +6,34 @@ from rest_framework import serializers
 from core.api.serializers import FormSerializer, text_field
 
 from ..forms import IncidentForm
-from ..models import Alert
+from ..models import Alert, Severity
 
 
 class AlertSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     state = serializers.SerializerMethodField()
-    org = serializers.UUIDField(source="org.public_id", read_only=True)
-    org_name = serializers.CharField(source="org.name", read_only=True)
+    org = serializers.UUIDField(
+        source="org.public_id",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The org the alert is about; null for the portal's own machinery.",
+    )
+    org_name = serializers.CharField(
+        source="org.name", read_only=True, allow_null=True, default=None
+    )
+    service_app = serializers.UUIDField(
+        source="service_app.public_id",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The Service App the alert is about (its integration token), else null.",
+    )
+    about = serializers.CharField(
+        source="subject_name", read_only=True, help_text="Whom the alert is about, in words."
+    )
+    severity = serializers.ChoiceField(choices=Severity.choices, read_only=True)
     datasource = serializers.UUIDField(
         source="datasource.public_id", read_only=True, allow_null=True, default=None
     )
@@ -34,6 +53,9 @@ class AlertSerializer(serializers.ModelSerializer):
             "state",
             "org",
             "org_name",
+            "service_app",
+            "about",
+            "severity",
             "datasource",
             "owner",
             "summary",

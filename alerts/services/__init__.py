@@ -17,13 +17,22 @@ from .delivery import (
     DeliveryFailed,
     DeliveryReport,
     alert_deliver,
+    alerts_deliver_inline,
     webhook_signature,
 )
-from .evaluation import DERIVED, Condition, EvaluationReport, alerts_evaluate
+from .evaluation import (
+    DERIVED,
+    LIVENESS,
+    Condition,
+    EvaluationReport,
+    alerts_evaluate,
+    alerts_watch_liveness,
+)
 
 __all__ = [
     "DELIVERY_LEASE",
     "DERIVED",
+    "LIVENESS",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "WEBHOOK_TIMEOUT",
@@ -38,6 +47,8 @@ __all__ = [
     "alertchannel_create",
     "alertchannel_delete",
     "alertchannel_update",
+    "alerts_deliver_inline",
     "alerts_evaluate",
+    "alerts_watch_liveness",
     "webhook_signature",
 ]

@@ -17,6 +17,6 @@ def _audit(alert: Alert, action: Action, summary: str, actor: Actor | None, **kw
         target_type="alert",
         target_id=alert.public_id,
         target_label=alert.get_kind_display(),
-        org_id=alert.org.public_id,
+        org_id=alert.org.public_id if alert.org is not None else None,
         **kw,
     )

@@ -21,7 +21,11 @@ def alert_acknowledge(*, alert: Alert, user, actor: Actor | None = None) -> Aler
     Acknowledging twice keeps the first acknowledgement."""
     if user is None and actor is None:
         raise ValueError("alert_acknowledge needs the user or the actor who acknowledges")
-    alert = Alert.objects.select_for_update().select_related("org").get(pk=alert.pk)
+    alert = (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("org", "service_app")
+        .get(pk=alert.pk)
+    )
     if alert.resolved_at is not None:
         raise ValidationError({"alert": "This alert is already resolved; nothing to acknowledge."})
     if alert.acknowledged_at is not None:
@@ -74,7 +78,11 @@ def alert_incident_raise(
 @transaction.atomic
 def alert_resolve(*, alert: Alert, user, actor: Actor | None = None) -> Alert:
     """Close an incident by hand (derived alerts clear themselves when their condition does)."""
-    alert = Alert.objects.select_for_update().select_related("org").get(pk=alert.pk)
+    alert = (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("org", "service_app")
+        .get(pk=alert.pk)
+    )
     if alert.kind != Kind.INCIDENT:
         raise ValidationError(
             {"alert": "Only incidents are resolved by hand; this alert clears on its own."}

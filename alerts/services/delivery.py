@@ -59,10 +59,11 @@ def _message(alert: Alert, event: str) -> tuple[str, str, dict]:
     owner = alert.owner.get_username() if alert.owner else "nobody assigned"
     kind = alert.get_kind_display()
     verb = "RESOLVED" if event == Event.RESOLVED else "ALERT"
-    subject = f"[BYODS {verb}] {kind}: {alert.org.name}"
+    subject = f"[BYODS {verb}] {kind}: {alert.subject_name}"
     lines = [
         alert.summary,
-        f"Org: {alert.org.name}",
+        f"About: {alert.subject_name}",
+        f"Severity: {alert.severity}",
         f"Owner: {owner}",
         f"Opened: {alert.opened_at:%Y-%m-%d %H:%M} UTC",
     ]
@@ -86,7 +87,8 @@ def _message(alert: Alert, event: str) -> tuple[str, str, dict]:
             "alert_id": str(alert.public_id),
             "kind": alert.kind,
             "event": event,
-            "org": alert.org.name,
+            "org": alert.org.name if alert.org is not None else None,
+            "severity": alert.severity,
             "owner": owner,
         },
     }
@@ -165,7 +167,7 @@ def alert_deliver(*, alert: Alert, event: str, actor: Actor | None = None) -> De
     if event not in Event.values:
         raise ValidationError({"event": f"event must be one of {', '.join(Event.values)}"})
     actor = actor or Actor.system("alerts.deliver")
-    alert = Alert.objects.select_related("org", "owner").get(pk=alert.pk)
+    alert = Alert.objects.select_related("org", "service_app", "owner").get(pk=alert.pk)
     stamp = "notified_at" if event == Event.OPENED else "resolution_notified_at"
     report = DeliveryReport()
     if event == Event.RESOLVED and alert.resolved_at is None:
@@ -224,7 +226,7 @@ def _deliver_one(
             target_type="alert",
             target_id=alert.public_id,
             target_label=alert.get_kind_display(),
-            org_id=alert.org.public_id,
+            org_id=alert.org.public_id if alert.org is not None else None,
             error=str(exc),
         )
         return
@@ -240,3 +242,12 @@ def _deliver_one(
             actor,
         )
     report.sent += 1
+
+
+def alerts_deliver_inline(*, opened: list[int], resolved: list[int], actor: Actor) -> None:
+    """Deliver notices in this process, without a worker: for the liveness alerts, raised
+    precisely when no worker (or no scheduler to queue the minute's evaluation) may be there.
+    What fails stays unsent and is queued again by the next evaluation."""
+    for pks, event in ((opened, Event.OPENED), (resolved, Event.RESOLVED)):
+        for pk in pks:
+            alert_deliver(alert=Alert(pk=pk), event=event, actor=actor)

@@ -6,29 +6,40 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.context import Actor
 from audit.vocabulary import Action
 from datasources.models import DataSource, DriftFinding
 from datasources.selectors import health_conditions
+from stats.liveness import liveness
 from tenants.models import CustomerOrg
-from tenants.selectors import offboardings_stalled, orgs_needing_attention
+from tenants.selectors import (
+    offboardings_stalled,
+    orgs_needing_attention,
+    serviceapps_integration_failing,
+)
 
 from ..models import Alert, Kind
-from ..wording import deadline_words
+from ..wording import deadline_words, duration_words
 from ._common import _audit
 
-DERIVED = tuple(k for k in Kind.values if k != Kind.INCIDENT)
+# Watched by the processes themselves (`alerts_watch_liveness`): a worker's heartbeat sees a
+# silent scheduler, a scheduler's tick sees that no worker is alive. The minute's evaluation
+# cannot: it runs only when both are.
+LIVENESS = (Kind.SCHEDULER_SILENT, Kind.NO_WORKER)
+DERIVED = tuple(k for k in Kind.values if k != Kind.INCIDENT and k not in LIVENESS)
 
 
 @dataclass(frozen=True)
 class Condition:
     kind: str
-    org_id: int
+    org_id: int | None
     datasource_id: int | None
     summary: str
+    service_app_id: int | None = None
 
 
 @dataclass
@@ -112,6 +123,31 @@ def _drift_conditions() -> dict[str, Condition]:
     }
 
 
+def _service_app_conditions(now: dt.datetime) -> dict[str, Condition]:
+    """Service Apps whose integration token (which fetches every org's tokens) fails to
+    refresh."""
+
+    def left(expires: dt.datetime | None) -> str:
+        if expires is None:
+            return "its expiry is unknown"
+        if expires <= now:
+            return "it has expired: new orgs cannot be onboarded until it is replaced"
+        return f"it expires in {duration_words(expires - now)}"
+
+    return {
+        f"{Kind.INTEGRATION_TOKEN_FAILING}:app:{app.pk}": Condition(
+            Kind.INTEGRATION_TOKEN_FAILING,
+            None,
+            None,
+            f"Refreshing the integration token of Service App {app.name} failed "
+            f"{app.integration_refresh_failures}x in a row ({app.integration_refresh_error}); "
+            f"{left(app.integration_token_expires_at)}",
+            service_app_id=app.pk,
+        )
+        for app in serviceapps_integration_failing()
+    }
+
+
 def _conditions(now: dt.datetime) -> dict[str, Condition]:
     """dedup key -> condition, for everything that is wrong right now."""
     stalled = {
@@ -120,10 +156,15 @@ def _conditions(now: dt.datetime) -> dict[str, Condition]:
         )
         for org, left in offboardings_stalled(now)
     }
-    return _org_conditions(now) | _datasource_conditions(now) | stalled | _drift_conditions()
+    return (
+        _org_conditions(now)
+        | _datasource_conditions(now)
+        | stalled
+        | _drift_conditions()
+        | _service_app_conditions(now)
+    )
 
 
-@transaction.atomic
 def alerts_evaluate(*, now: dt.datetime | None = None, actor: Actor | None = None):
     """Open, touch and resolve derived alerts so they match the current conditions.
 
@@ -131,19 +172,69 @@ def alerts_evaluate(*, now: dt.datetime | None = None, actor: Actor | None = Non
     their delivery). Incidents are raised and resolved by people, never here.
     """
     now = now or timezone.now()
-    actor = actor or Actor.system("alerts.evaluate")
-    current = _conditions(now)
+    return _reconcile(
+        _conditions(now), DERIVED, now=now, actor=actor or Actor.system("alerts.evaluate")
+    )
+
+
+def _liveness_conditions(now: dt.datetime) -> dict[str, Condition]:
+    seen = liveness(now=now)
+    found: dict[str, Condition] = {}
+    if seen.scheduler_silent:
+        last = seen.last_tick
+        since = f"last tick {last:%Y-%m-%d %H:%M:%S} UTC" if last else "no tick ever recorded"
+        found[f"{Kind.SCHEDULER_SILENT}"] = Condition(
+            Kind.SCHEDULER_SILENT,
+            None,
+            None,
+            f"No scheduler has sent tasks for over {settings.PORTAL_SCHEDULER_SILENT_SECONDS} s "
+            f"({since}): rotations, refreshes and alert checks stop until one runs "
+            "(celery beat, README 'Operating the portal')",
+        )
+    if seen.no_worker:
+        last = seen.last_worker_beat
+        since = f"last heartbeat {last:%Y-%m-%d %H:%M:%S} UTC" if last else "none ever seen"
+        found[f"{Kind.NO_WORKER}"] = Condition(
+            Kind.NO_WORKER,
+            None,
+            None,
+            f"No worker has beaten for over {settings.PORTAL_WORKER_SILENT_SECONDS} s "
+            f"({since}): nothing rotates or refreshes until a Celery worker runs",
+        )
+    return found
+
+
+def alerts_watch_liveness(
+    *, now: dt.datetime | None = None, actor: Actor | None = None
+) -> EvaluationReport:
+    """Open or resolve the scheduler and worker alerts from the heartbeats. Called by the
+    processes themselves (every worker heartbeat, every scheduler tick), so the alert opens
+    while the other kind of process is down; two callers racing open one episode."""
+    now = now or timezone.now()
+    actor = actor or Actor.system("alerts.watch_liveness")
+    try:
+        return _reconcile(_liveness_conditions(now), LIVENESS, now=now, actor=actor)
+    except IntegrityError:  # another process opened the same episode a moment ago
+        return EvaluationReport()
+
+
+@transaction.atomic
+def _reconcile(
+    current: dict[str, Condition], kinds: tuple[str, ...], *, now: dt.datetime, actor: Actor
+) -> EvaluationReport:
+    """Open an episode for each new condition of `kinds`, touch those that persist, resolve
+    those that cleared."""
     open_alerts = {
         a.dedup_key: a
-        for a in Alert.objects.select_for_update()
-        .select_related("org")
-        .filter(resolved_at__isnull=True, kind__in=DERIVED)
+        for a in Alert.objects.select_for_update(of=("self",))
+        .select_related("org", "service_app")
+        .filter(resolved_at__isnull=True, kind__in=kinds)
     }
     report = EvaluationReport()
     owners = dict(
-        CustomerOrg.objects.filter(pk__in={c.org_id for c in current.values()}).values_list(
-            "pk", "owner_id"
-        )
+        CustomerOrg.objects.filter(
+            pk__in={c.org_id for c in current.values() if c.org_id is not None}
+        ).values_list("pk", "owner_id")
     )
     for key, cond in current.items():
         if key in open_alerts:
@@ -152,8 +243,9 @@ def alerts_evaluate(*, now: dt.datetime | None = None, actor: Actor | None = Non
             kind=cond.kind,
             dedup_key=key,
             org_id=cond.org_id,
+            service_app_id=cond.service_app_id,
             datasource_id=cond.datasource_id,
-            owner_id=owners.get(cond.org_id),
+            owner_id=owners.get(cond.org_id) if cond.org_id is not None else None,
             summary=cond.summary[:500],
             opened_at=now,
             last_seen_at=now,

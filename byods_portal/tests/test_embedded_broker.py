@@ -77,8 +77,22 @@ def test_a_task_sent_by_one_process_runs_in_a_worker_in_another(tmp_path):
     assert "filesystem" in (tmp_path / "w.log").read_text()
 
 
+def migrate(env: dict[str, str]) -> None:
+    """Beat acts only while it holds the scheduler lease, which lives in the database."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_beat_schedules_into_the_embedded_broker_and_a_worker_runs_it(tmp_path):
     env = embedded_env(tmp_path, CELERY_HEARTBEAT_SECONDS="1")
+    migrate(env)
     worker_log = tmp_path / "worker.log"
     worker = start(["worker", "--pool", "solo", "--loglevel", "INFO"], env, worker_log)
     beat = start(["beat", "--loglevel", "INFO"], env, tmp_path / "beat.log")

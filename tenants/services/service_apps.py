@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.context import Actor
@@ -134,6 +135,9 @@ def serviceapp_integration_token_refresh(
             app.integration_refresh_token = pair.refresh_token
             if pair.refresh_expires_at is not None:
                 app.integration_refresh_expires_at = pair.refresh_expires_at
+            app.integration_refresh_failures = 0
+            app.integration_refresh_error = ""
+            app.integration_refresh_failed_at = None
             app.save()
             audit_record(
                 action=Action.SERVICEAPP_TOKEN_REFRESHED,
@@ -145,6 +149,14 @@ def serviceapp_integration_token_refresh(
                 ),
             )
             return "refreshed"
+    reason = explain(failure)
+    if failure.tracking_id:
+        reason = f"{reason} (trackingId {failure.tracking_id})"
+    ServiceApp.objects.filter(pk=app.pk).update(
+        integration_refresh_failures=F("integration_refresh_failures") + 1,
+        integration_refresh_error=reason[:500],
+        integration_refresh_failed_at=now,
+    )
     audit_record_failure(
         action=Action.SERVICEAPP_TOKEN_REFRESHED,
         summary=f"Refreshing the integration token of {app.name} failed",
