@@ -26,7 +26,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from alerts.models import SEVERITY, Kind
 from alerts.selectors import alert_open_counts_by_kind
@@ -176,4 +176,5 @@ def metrics(request):
         return response
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector())
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # Format 0.0.4: what every Prometheus 2.x scrapes (our names need none of 1.0.0's UTF-8).
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)

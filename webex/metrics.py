@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 # Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied after the last.
 BUCKETS: tuple[float, ...] = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TRANSPORT_ERROR = "transport_error"  # the status label of an attempt that got no HTTP answer
-# A path segment kept in the endpoint label: a word (dataSources, access_token) or a version.
-_WORD = re.compile(r"^(?:[A-Za-z_]{1,40}|v\d+)$")
+# A path segment kept in the endpoint label: a word (dataSources, access_token), a version,
+# oauth2; anything else is an id.
+_WORD = re.compile(r"^(?:[A-Za-z_]{1,40}|v\d+|oauth2)$")
 
 
 def endpoint_label(method: str, path: str) -> str:
