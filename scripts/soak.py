@@ -3,9 +3,12 @@
 By default 2,000 data sources across 50 orgs with 2-minute token lifetimes rotate for 600 s
 while the Webex emulator injects about 10 % faults on data source calls (429 with Retry-After,
 500, 503, timeouts that still apply the change late, connection resets) plus latency with
-jitter. Halfway through one of the two workers is killed with SIGKILL and restarted; at 70 %
-the broker (a private redis-server on a free port) is stopped and started again. Beat drives
-the rotation sweep every 5 s.
+jitter. Two schedulers run (`celery beat`, one acting under the database lease, one standing
+by); at 10 % the acting one is killed with SIGKILL and kept dead for SOAK_BEAT_DOWN_SECONDS
+(180, longer than a token's lifetime), so the standby must take over. Halfway through one of
+the two workers is killed with SIGKILL and restarted; at 70 % the broker (a private
+redis-server on a free port) is stopped and started again. Beat drives the rotation sweep
+every 5 s.
 
 The portal's web app runs too (gunicorn, 2 workers x 8 threads, the workers' environment), and
 all through the faults, the worker kill and the broker restart a storm thread fires "rotate
@@ -38,7 +41,7 @@ the portal's database and prints:
 
 The last line is a one-line summary. Configure with SOAK_SECONDS (600), SOAK_DATASOURCES
 (2000), SOAK_ORGS (50), SOAK_FAULT_RATE (0.10), SOAK_LATENCY_MS (50), SOAK_STORM_SOURCES (5;
-0 turns the storms off), SOAK_STORM_REQUESTS (10). Needs PostgreSQL on
+0 turns the storms off), SOAK_STORM_REQUESTS (10), SOAK_BEAT_DOWN_SECONDS (180). Needs PostgreSQL on
 localhost (a scratch database `byods_soak`) and `redis-server` on the PATH.
 
 This file runs the soak (`Run`, `main`); its pieces live beside it: soak_config (the knobs),
@@ -67,6 +70,7 @@ if str(HERE) not in sys.path:  # loaded from its file (the tests do) rather than
     sys.path.append(str(HERE))
 
 from soak_config import (  # noqa: E402
+    BEAT_DOWN_SECONDS,
     COUNT,
     FAULT_RATE,
     LATENCY_MS,
@@ -111,6 +115,9 @@ def portal_env(workdir: Path, broker: Broker) -> dict:
         "ROTATION_BATCH_SIZE": "100",
         "ROTATION_CONCURRENCY": "32",
         "ROTATION_LEASE_SECONDS": "20",
+        # A standby scheduler takes over within 10 s of the acting one's death (plus a
+        # third of it to notice): well inside the 36 s a due 2-minute token has left.
+        "SCHEDULER_LEASE_SECONDS": "10",
         "WEBEX_CONNECT_TIMEOUT": "2",
         "WEBEX_READ_TIMEOUT": "3",
         "LOG_LEVEL": "WARNING",
@@ -134,6 +141,9 @@ class Run:
         self.web: WebApp | None = None
         self.storms: Storms | None = None
         self.load: list[float] = []  # the 1-minute load average, sampled every second
+        self.dead_beat = ""  # the scheduler killed while it acted, and its lease holder name
+        self.dead_holder = ""
+        self.takeover: float | None = None  # seconds until the standby held the lease
 
     def start(self, emulator) -> None:
         """Migrate the scratch database, start the workers, beat and the web app, build the
@@ -155,11 +165,8 @@ class Run:
         full_env = self.full_env = {**os.environ, **self.env}
         self.procs["worker1"] = worker(1, full_env, self.logs)
         self.procs["worker2"] = worker(2, full_env, self.logs)
-        self.procs["beat"] = start_celery(
-            ["beat", "-s", str(self.workdir / "celerybeat-schedule")],
-            full_env,
-            self.logs / "beat.log",
-        )
+        for name in ("beat", "beat-standby"):
+            self.procs[name] = self.beat(name)
         web = self.web = WebApp(full_env, self.logs / "web.log")
         web.start()
         sources = build_world(control)
@@ -179,6 +186,13 @@ class Run:
             )
             self.storms.start()
 
+    def beat(self, name: str) -> subprocess.Popen:
+        return start_celery(
+            ["beat", "-s", str(self.workdir / f"{name}-schedule")],
+            self.full_env,
+            self.logs / f"{name}.log",
+        )
+
     def emulator_env(self, emulator):
         """Point the portal at the emulator (in this process too); its control client."""
         self.env |= {
@@ -196,8 +210,22 @@ class Run:
 
         started = time.monotonic()
         killed = restarted_broker = False
+        beat_killed_at: float | None = None
+        beat_back = False
         while (elapsed := time.monotonic() - started) < SECONDS:
             self.load.append(os.getloadavg()[0])
+            if beat_killed_at is None and elapsed >= SECONDS * 0.1:
+                beat_killed_at = elapsed
+                self.dead_beat = self.kill_acting_beat()
+            if self.dead_beat and self.takeover is None:
+                self.takeover = self.lease_moved(beat_killed_at or 0.0, elapsed)
+            if not beat_back and beat_killed_at is not None and (
+                elapsed >= beat_killed_at + BEAT_DOWN_SECONDS
+            ):
+                log(f"restarting {self.dead_beat} (it stands by now)")
+                self.procs[self.dead_beat] = self.beat(self.dead_beat)
+                self.phases["beat restarted"] = timezone.now()
+                beat_back = True
             if not killed and elapsed >= SECONDS / 2:
                 self.kill_worker()
                 killed = True
@@ -206,6 +234,32 @@ class Run:
                 restarted_broker = True
             time.sleep(1)
         return timezone.now()
+
+    def kill_acting_beat(self) -> str:
+        """SIGKILL the scheduler holding the lease (no clean hand-over); its name."""
+        from django.utils import timezone
+
+        from stats.models import SchedulerLease
+
+        holder = SchedulerLease.objects.get(name="beat").holder
+        self.dead_holder = holder
+        name = next(
+            n for n in ("beat", "beat-standby") if holder.endswith(f":{self.procs[n].pid}")
+        )
+        log(f"SIGKILL the acting scheduler ({name}, {holder}) for {BEAT_DOWN_SECONDS:.0f} s")
+        self.phases["acting beat killed"] = timezone.now()
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait()
+        return name
+
+    def lease_moved(self, killed_at: float, now: float) -> float | None:
+        """Seconds from the kill to the standby's first tick as holder, once it happened."""
+        from stats.models import SchedulerLease
+
+        if SchedulerLease.objects.get(name="beat").holder == self.dead_holder:
+            return None
+        log(f"the standby scheduler took over {now - killed_at:.1f} s after the kill")
+        return now - killed_at
 
     def kill_worker(self) -> None:
         from django.utils import timezone
@@ -237,9 +291,11 @@ class Run:
         if self.storms:
             self.storms.stop()
             log(f"storms stopped after {len(self.storms.bursts)} bursts")
-        log("time is up: stopping beat, faults off, draining the work in flight")
-        self.procs["beat"].terminate()
-        self.procs["beat"].wait(timeout=30)
+        log("time is up: stopping the schedulers, faults off, draining the work in flight")
+        for name in ("beat", "beat-standby"):
+            self.procs[name].terminate()
+        for name in ("beat", "beat-standby"):
+            self.procs[name].wait(timeout=30)
         hits = sum(rule.get("hits", 0) for rule in control.get_faults()["rules"])
         control.clear_faults()
         drain()
@@ -262,6 +318,7 @@ class Run:
             state, request_log, bursts, ended_at, self.phases, self.phases | broker_back
         )
         result["load"] = self.load
+        result["takeover"] = self.takeover
         return result
 
     def close(self) -> None:

@@ -19,6 +19,8 @@ FAULT_RATE = float(os.environ.get("SOAK_FAULT_RATE", "0.10"))
 LATENCY_MS = float(os.environ.get("SOAK_LATENCY_MS", "50"))
 STORM_SOURCES = int(os.environ.get("SOAK_STORM_SOURCES", "5"))
 STORM_REQUESTS = int(os.environ.get("SOAK_STORM_REQUESTS", "10"))
+# How long the acting scheduler stays dead (it is restarted after, to stand by).
+BEAT_DOWN_SECONDS = float(os.environ.get("SOAK_BEAT_DOWN_SECONDS", "180"))
 STORM_EVERY = (3.0, 5.0)  # seconds from one storm to the next, drawn uniformly
 STORM_OUTCOMES = {  # what a 200 from the rotate endpoint can say (RotationResult.outcome)
     "rotated",

@@ -34,6 +34,7 @@ def print_figures(result: dict, hits: int) -> None:
     print(f"portal/emulator disagreements (target 0):     {result['disagree']}")
     print(f"state changes without an audit event (0):     {result['unaudited']}")
     print(f"worst remaining lifetime at rotation:         {result['worst']:.1f} s")
+    print(f"standby scheduler took over after:            {takeover_text(result)}")
     storms, concurrent = result["storms"], result["concurrent"]
     print(
         f"storm bursts (x{STORM_REQUESTS} 'rotate now' at once):      {storms['bursts']} "
@@ -75,6 +76,7 @@ def verdict(result: dict) -> tuple[bool, str]:
         or storms["most_new"] > 1
         or concurrent
         or result["log_incomplete"]
+        or result.get("takeover") is None  # the standby never took the schedule over
         or (STORM_SOURCES > 0 and not answered)  # storms that never reached the API
     )
     summary = (
@@ -82,10 +84,16 @@ def verdict(result: dict) -> tuple[bool, str]:
         f"{result['rotations']} rotations, lapsed {result['lapsed']}, nonce reuse "
         f"{result['reused']}, disagreements {result['disagree']}, unaudited "
         f"{result['unaudited']}, worst remaining {result['worst']:.1f} s, "
+        f"scheduler takeover {takeover_text(result)}, "
         f"{storms['requests']} rotate-now in {storms['bursts']} storms, new-nonce PUTs per "
         f"storm at most {storms['most_new']}, concurrent PUTs {len(concurrent)}"
     )
     return ok, summary
+
+
+def takeover_text(result: dict) -> str:
+    seconds = result.get("takeover")
+    return "never" if seconds is None else f"{seconds:.1f} s"
 
 
 def answers_text(answers: dict[str, int]) -> str:
@@ -105,6 +113,11 @@ def report_rows(result: dict, hits: int) -> list[tuple]:
         ("data sources where portal and emulator disagree", "0", result["disagree"]),
         ("state changes without an audit event", "0", result["unaudited"]),
         ("worst remaining lifetime at rotation (s)", "> 0", f"{result['worst']:.1f}"),
+        (
+            "standby scheduler took over after the acting one was killed",
+            "< 36 s",
+            takeover_text(result),
+        ),
         (
             "'rotate now' storm bursts (data sources x concurrent requests)",
             "",
