@@ -230,6 +230,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "bulk-resume-stalled": {"task": "operations.resume_stalled", "schedule": 60.0},
     "offboarding-sweep": {"task": "operations.offboarding_sweep", "schedule": 60.0},
     "alerts-evaluate": {"task": "alerts.evaluate", "schedule": 60.0},
+    "stats-fold-rotation-hours": {"task": "stats.fold_rotation_hours", "schedule": 24 * 3600.0},
 }
 
 # --- Cache: Redis when REDIS_URL is set (shared by all web processes), else local memory -----

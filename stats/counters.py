@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .models import RotationOutcomeHour, RotationOutcomeTotal
@@ -36,7 +36,6 @@ def record_rotation_outcome(*, outcome: str, at: dt.datetime | None = None, coun
         raise ValueError(f"a count of rotations is at least 1, not {count}")
     hour = hour_start(at or timezone.now())
     add(RotationOutcomeHour, keys={"hour": hour, "outcome": outcome}, counts={"count": count})
-    add(RotationOutcomeTotal, keys={"outcome": outcome}, counts={"count": count})
 
 
 def add(model: type[models.Model], *, keys: dict[str, Any], counts: dict[str, float]) -> None:
@@ -61,10 +60,34 @@ def add(model: type[models.Model], *, keys: dict[str, Any], counts: dict[str, fl
         )
 
 
+KEEP_HOURS = dt.timedelta(days=8)  # the dashboard's chart reads 7 days
+
+
 def rotations_total() -> dict[str, int]:
-    """outcome -> rotations that ever ended so, zeros included (one row per outcome)."""
-    found = dict(RotationOutcomeTotal.objects.values_list("outcome", "count"))
-    return {outcome: found.get(outcome, 0) for outcome in OUTCOMES}
+    """outcome -> rotations that ever ended so, zeros included: the folded totals plus the
+    hourly rows not folded yet (at most 8 days x 24 h x 4 outcomes), one query."""
+    found = {outcome: 0 for outcome in OUTCOMES}
+    folded = RotationOutcomeTotal.objects.values_list("outcome", "count")
+    hourly = RotationOutcomeHour.objects.values_list("outcome", "count")
+    for outcome, count in folded.union(hourly, all=True):
+        found[outcome] = found.get(outcome, 0) + count
+    return found
+
+
+@transaction.atomic
+def rotation_hours_fold(*, now: dt.datetime | None = None) -> int:
+    """Move the hourly counts older than KEEP_HOURS into the totals (daily, by beat), so
+    `rotations_total` reads a bounded number of rows whatever the history's length. Rotations
+    add to the hourly rows only, one UPSERT each. Returns the rows folded."""
+    cutoff = hour_start(now or timezone.now()) - KEEP_HOURS
+    old = RotationOutcomeHour.objects.select_for_update().filter(hour__lt=cutoff)
+    sums: dict[str, int] = {}
+    for outcome, count in old.values_list("outcome", "count"):
+        sums[outcome] = sums.get(outcome, 0) + count
+    for outcome, count in sums.items():
+        add(RotationOutcomeTotal, keys={"outcome": outcome}, counts={"count": count})
+    deleted, _ = old.delete()
+    return deleted
 
 
 def rotation_outcomes_by_hour(

@@ -26,8 +26,8 @@ class RotationOutcomeHour(models.Model):
 
 
 class RotationOutcomeTotal(models.Model):
-    """How many rotations ever ended with `outcome`: the `byods_rotations_total` counter, read
-    in one statement whatever the history's length."""
+    """How many rotations ended with `outcome` in the hours folded out of RotationOutcomeHour
+    (older than eight days): with the hourly rows left, the `byods_rotations_total` counter."""
 
     outcome = models.CharField(max_length=20, unique=True)
     count = models.PositiveBigIntegerField(default=0)

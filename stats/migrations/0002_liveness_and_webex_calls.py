@@ -3,17 +3,6 @@
 from django.db import migrations, models
 
 
-def seed_rotation_totals(apps, schema_editor):
-    """The totals start from the hourly counts already recorded, so the counter does not reset
-    on upgrade."""
-    hour = apps.get_model("stats", "RotationOutcomeHour")
-    total = apps.get_model("stats", "RotationOutcomeTotal")
-    sums: dict[str, int] = {}
-    for outcome, count in hour.objects.values_list("outcome", "count"):
-        sums[outcome] = sums.get(outcome, 0) + count
-    total.objects.bulk_create([total(outcome=o, count=n) for o, n in sums.items()])
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -89,5 +78,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('endpoint', 'bucket'), name='webex_latency_uniq')],
             },
         ),
-        migrations.RunPython(seed_rotation_totals, migrations.RunPython.noop),
     ]

@@ -78,3 +78,20 @@ def test_rotations_count_their_outcome_in_the_same_transaction(register, emulato
     series = rotation_outcomes_by_hour(hours=2, now=timezone.now())
     assert sum(s[1] for s in series) == 1
     assert sum(s[2] for s in series) == 1
+
+
+def test_folding_old_hours_keeps_the_total_and_bounds_the_rows():
+    from stats.counters import rotation_hours_fold, rotations_total
+
+    now = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
+    for days_ago in (30, 10, 9, 1, 0):
+        at = now - dt.timedelta(days=days_ago)
+        record_rotation_outcome(outcome="rotated", at=at, count=days_ago + 1)
+        record_rotation_outcome(outcome="failed", at=at)
+    before = rotations_total()
+    assert before == {"rotated": 31 + 11 + 10 + 2 + 1, "failed": 5, "rate_limited": 0, "missing": 0}
+    assert rotation_hours_fold(now=now) == 6  # three old hours x two outcomes
+    assert rotations_total() == before
+    assert RotationOutcomeHour.objects.count() == 4
+    assert rotation_hours_fold(now=now) == 0  # nothing left to fold
+    assert rotations_total() == before
