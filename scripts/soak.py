@@ -219,8 +219,10 @@ class Run:
                 self.dead_beat = self.kill_acting_beat()
             if self.dead_beat and self.takeover is None:
                 self.takeover = self.lease_moved(beat_killed_at or 0.0, elapsed)
-            if not beat_back and beat_killed_at is not None and (
-                elapsed >= beat_killed_at + BEAT_DOWN_SECONDS
+            if (
+                not beat_back
+                and beat_killed_at is not None
+                and (elapsed >= beat_killed_at + BEAT_DOWN_SECONDS)
             ):
                 log(f"restarting {self.dead_beat} (it stands by now)")
                 self.procs[self.dead_beat] = self.beat(self.dead_beat)
@@ -243,9 +245,7 @@ class Run:
 
         holder = SchedulerLease.objects.get(name="beat").holder
         self.dead_holder = holder
-        name = next(
-            n for n in ("beat", "beat-standby") if holder.endswith(f":{self.procs[n].pid}")
-        )
+        name = next(n for n in ("beat", "beat-standby") if holder.endswith(f":{self.procs[n].pid}"))
         log(f"SIGKILL the acting scheduler ({name}, {holder}) for {BEAT_DOWN_SECONDS:.0f} s")
         self.phases["acting beat killed"] = timezone.now()
         self.procs[name].send_signal(signal.SIGKILL)
