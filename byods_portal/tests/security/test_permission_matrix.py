@@ -57,7 +57,9 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 class Rule:
     get: frozenset | None = None  # who may GET; None: GET is not offered (405)
     post: frozenset | None = None  # who may POST; None: POST is not offered (405)
-    kind: str = "page"  # page | api | public (no login) | signed (HMAC, no login, no CSRF)
+    # page | api | public (no login) | signed (HMAC, no login, no CSRF) | token (a bearer
+    # token from the settings, no role: 404 while unset, as here; test_metrics.py has the rest)
+    kind: str = "page"
     put: frozenset | None = None  # API rows only: checked when one of the three is offered
     patch: frozenset | None = None
     delete: frozenset | None = None
@@ -72,6 +74,7 @@ RULES: dict[str, Rule] = {
     # foundation
     "dashboard": Rule(get=READ),
     "healthz": Rule(get=EVERYONE, kind="public"),
+    "metrics": Rule(get=frozenset(), kind="token"),
     "login": Rule(get=EVERYONE, post=EVERYONE, kind="public"),
     "logout": Rule(post=SIGNED_IN),  # ends one's own session; no role needed
     "webex_webhook": Rule(post=frozenset(), kind="signed"),  # nobody without the signature
@@ -259,6 +262,10 @@ def test_permission_matrix(request, name, persona, method):
 
     if rule.kind == "signed":
         assert status in (403, 405) if method == "POST" else status == 405, where
+        return
+    if rule.kind == "token":
+        assert status == (404 if method == "GET" else 405), where
+        assert AuditEvent.objects.count() == before
         return
     if anonymous and rule.kind == "page":
         assert status == 302 and response.url.startswith("/login/"), where
