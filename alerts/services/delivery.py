@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import smtplib
 import time
 from dataclasses import dataclass
 
@@ -123,11 +124,27 @@ def _send_webhook(channel: AlertChannel, payload: dict) -> None:
         raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
 
 
+def _smtp_codes(exc: smtplib.SMTPException) -> str:
+    """The SMTP reply codes of a refusal (never its text, which may quote what we sent)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        codes = [exc.smtp_code]
+    else:
+        codes = []
+    return f" ({', '.join(str(c) for c in codes)})" if codes else ""
+
+
 def _send_email(channel: AlertChannel, subject: str, text: str) -> None:
+    # EMAIL_TIMEOUT bounds every connect and reply, so a dead server fails here, not hangs.
     try:
         send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, channel.email_recipients)
-    except OSError as exc:  # smtplib errors are OSErrors
-        raise DeliveryFailed(f"mail server refused: {type(exc).__name__}") from None
+    except smtplib.SMTPException as exc:  # the server answered, with a refusal
+        raise DeliveryFailed(
+            f"mail server refused: {type(exc).__name__}{_smtp_codes(exc)}"
+        ) from None
+    except OSError as exc:  # no answer: refused connection, timeout, TLS failure
+        raise DeliveryFailed(f"mail server unreachable: {type(exc).__name__}") from None
 
 
 def _plan(alert: Alert, event: str) -> None:
