@@ -13,4 +13,7 @@ RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=build-only-not-a-secret-$(date +%s)-xxx
     && useradd --system --uid 1000 portal && mkdir -p /app/var && chown portal /app/var
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "byods_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The same gunicorn limits as docker-compose.yml's web service (why: see there).
+CMD ["gunicorn", "byods_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "30", "--graceful-timeout", "30", \
+     "--max-requests", "1000", "--max-requests-jitter", "100", "--access-logfile", "-"]

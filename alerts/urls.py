@@ -13,4 +13,5 @@ urlpatterns = [
     path("alerts/channels/new/", views.channel_create, name="channel_create"),
     path("alerts/channels/<uuid:public_id>/", views.channel_edit, name="channel_edit"),
     path("alerts/channels/<uuid:public_id>/delete/", views.channel_delete, name="channel_delete"),
+    path("alerts/channels/<uuid:public_id>/test/", views.channel_test, name="channel_test"),
 ]

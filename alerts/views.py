@@ -4,8 +4,8 @@ Who may do what:
 - every staff role reads alerts (VIEW_PORTAL);
 - acknowledging ("I am on it") needs EDIT_DATASOURCES: operators and onboarding staff, the
   people named as org owners who act on alerts, but not auditors, who change nothing;
-- raising and resolving incidents and managing channels (where customer names are sent) are
-  operator actions (OPERATE).
+- raising and resolving incidents and managing channels (where customer names are sent), and
+  sending a channel a test notification, are operator actions (OPERATE).
 """
 
 import uuid
@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
+from audit.context import Actor
 from core.pagination import CappedPaginator
 from core.queueing import enqueue_on_commit
 from core.views import service_call
@@ -169,3 +170,16 @@ def channel_delete(request, public_id: uuid.UUID):
     services.alertchannel_delete(channel=channel)
     messages.success(request, f"Channel {channel.team} removed; it receives no more alerts.")
     return redirect("alerts:channel_list")
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def channel_test(request, public_id: uuid.UUID):
+    """Send a labelled test notice by each medium of the channel; say what each one did."""
+    channel = selectors.alertchannel_get(public_id)
+    report = services.alertchannel_test(channel=channel, actor=Actor.user(request.user))
+    if report.ok:
+        messages.success(request, f"Test notification to {channel.team}: {report.describe()}.")
+    else:
+        messages.error(request, f"Test notification to {channel.team}: {report.describe()}.")
+    return _back(request, "alerts:channel_list")

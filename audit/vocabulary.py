@@ -59,6 +59,7 @@ class Action(models.TextChoices):
     ALERTCHANNEL_CREATED = "alertchannel.created", "Alert channel added"
     ALERTCHANNEL_UPDATED = "alertchannel.updated", "Alert channel changed"
     ALERTCHANNEL_DELETED = "alertchannel.deleted", "Alert channel removed"
+    ALERTCHANNEL_TESTED = "alertchannel.tested", "Alert channel tested"
     ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Secrets re-encrypted"
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
 

@@ -293,6 +293,8 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.add_links",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -414,5 +416,35 @@ LOGGING = {
     },
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# --- E-mail (alert notices): one URL says which server and how -----------------------------
+def email_config(url: str) -> dict[str, Any]:
+    """Django's EMAIL_* settings from an EMAIL_URL such as `smtp+tls://user:pass@host:587`
+    (STARTTLS), `smtp+ssl://user:pass@host:465` (TLS from the first byte), `smtp://host:25` or
+    `consolemail://` (print to the console). Percent-encode `@`, `:` and `/` in the user and
+    password. Parts the URL leaves out keep Django's defaults (no user, no TLS)."""
+    parsed = environ.Env.email_url_config(url)
+    return {
+        "EMAIL_BACKEND": parsed["EMAIL_BACKEND"],
+        "EMAIL_HOST": parsed.get("EMAIL_HOST") or "localhost",
+        "EMAIL_PORT": parsed.get("EMAIL_PORT") or 25,
+        "EMAIL_HOST_USER": parsed.get("EMAIL_HOST_USER") or "",
+        "EMAIL_HOST_PASSWORD": parsed.get("EMAIL_HOST_PASSWORD") or "",
+        "EMAIL_USE_TLS": bool(parsed.get("EMAIL_USE_TLS")),
+        "EMAIL_USE_SSL": bool(parsed.get("EMAIL_USE_SSL")),
+    }
+
+
+# Unset: the console backend, so `make run` works with no mail server (notices are printed).
+_email = email_config(env.str("EMAIL_URL", default="consolemail://"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+# Seconds an SMTP connect or reply may take: an unreachable server fails the delivery (which
+# is retried later) instead of holding a worker thread for the OS's TCP timeout.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="byods-portal@localhost")

@@ -1,4 +1,6 @@
-"""The alerts API: list and read alerts, acknowledge them, raise and resolve incidents.
+"""The alerts API: list and read alerts, acknowledge them, raise and resolve incidents, and
+send an alert channel a test notification.
 
-Channels are not exposed: they hold webhook signing secrets and are managed on their page.
+Channels themselves are not listed or edited here: they hold webhook signing secrets and are
+managed on their page. The test answers only the channel's id, team and what each medium did.
 """

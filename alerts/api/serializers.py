@@ -1,4 +1,5 @@
-"""Alerts as the API shows them. Channels (and their webhook secrets) never appear here."""
+"""Alerts as the API shows them. Channels appear only as the outcome of a test notification:
+their team and id, never their addresses' settings or webhook secret."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -6,7 +7,7 @@ from rest_framework import serializers
 from core.api.serializers import FormSerializer, text_field
 
 from ..forms import IncidentForm
-from ..models import Alert, Severity
+from ..models import Alert, AlertDelivery, Severity
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -89,3 +90,22 @@ class IncidentSerializer(FormSerializer):
     summary = text_field(
         min_length=5, max_length=500, help_text="What is happening (5 to 500 characters)."
     )
+
+
+class MediumOutcomeSerializer(serializers.Serializer):
+    medium = serializers.ChoiceField(choices=AlertDelivery.Medium.choices)
+    ok = serializers.BooleanField(help_text="Whether the receiver accepted the test notice.")
+    error = serializers.CharField(
+        help_text="Why it failed (the receiver's HTTP status or SMTP reply code, or that it "
+        "could not be reached); empty when sent."
+    )
+
+
+class ChannelTestSerializer(serializers.Serializer):
+    channel = serializers.UUIDField(source="channel.public_id", help_text="The channel's id.")
+    team = serializers.CharField(source="channel.team")
+    ok = serializers.BooleanField(help_text="True when every medium took the test notice.")
+    message = serializers.CharField(
+        source="describe", help_text="What happened by each medium, as the page says it."
+    )
+    results = MediumOutcomeSerializer(source="outcomes", many=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import AlertViewSet
+from .views import AlertChannelViewSet, AlertViewSet
 
 urlpatterns = [
     path("alerts/", AlertViewSet.as_view({"get": "list"}), name="alert-list"),
@@ -19,5 +19,10 @@ urlpatterns = [
         "alerts/<uuid:id>/resolve/",
         AlertViewSet.as_view({"post": "resolve"}),
         name="alert-resolve",
+    ),
+    path(
+        "alerts/channels/<uuid:id>/test/",
+        AlertChannelViewSet.as_view({"post": "test"}),
+        name="alertchannel-test",
     ),
 ]

@@ -1,5 +1,6 @@
-"""API for alerts. Each action calls one service, with the same permissions as the pages
-(alerts/views.py says who may do what); the rules live in `alerts.services`."""
+"""API for alerts and for testing alert channels. Each action calls one service, with the same
+permissions as the pages (alerts/views.py says who may do what); the rules live in
+`alerts.services`."""
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
@@ -16,9 +17,9 @@ from core.queueing import enqueue_on_commit
 from tenants.api.views import ORG_EXAMPLE
 
 from .. import selectors, services, tasks
-from ..models import Alert
+from ..models import Alert, AlertChannel
 from .filters import AlertFilter
-from .serializers import AlertSerializer, IncidentSerializer
+from .serializers import AlertSerializer, ChannelTestSerializer, IncidentSerializer
 
 ALERT_EXAMPLE = {
     "id": "6c2e9a4f-1b3d-4e5a-9f7c-2d8b0e1a3c66",
@@ -42,6 +43,16 @@ ACKNOWLEDGED = ALERT_EXAMPLE | {
     "acknowledged_at": "2026-11-23T09:15:00Z",
 }
 RESOLVED_AT = "2026-11-23T10:02:00Z"
+CHANNEL_TEST_EXAMPLE = {
+    "channel": "0b6f3c1e-8d2a-4f7b-9a1c-5e4d3b2a1f09",
+    "team": "Customer success",
+    "ok": False,
+    "message": "E-mail to cs@example.com: sent; Webhook: failed (webhook answered HTTP 404)",
+    "results": [
+        {"medium": "email", "ok": True, "error": ""},
+        {"medium": "webhook", "ok": False, "error": "webhook answered HTTP 404"},
+    ],
+}
 
 
 class AlertViewSet(PortalViewSet):
@@ -171,3 +182,31 @@ class AlertViewSet(PortalViewSet):
         """The signed-in staff user, or None for an API key (the key is then the actor)."""
         user = self.request.user
         return None if isinstance(user, ApiKeyPrincipal) else user
+
+
+class AlertChannelViewSet(PortalViewSet):
+    """Alert channels: only their test. Who may: those who manage channels (operators)."""
+
+    serializer_class = ChannelTestSerializer
+    perms = {"test": Perm.OPERATE}
+
+    def get_queryset(self):
+        return AlertChannel.objects.none()  # channels are not listed through the API
+
+    @extend_schema(
+        summary="Send an alert channel a test notification",
+        description="Sends a notice labelled TEST (naming no org, owner or alert) by each medium "
+        "the channel has: e-mail to its recipients and a POST to its webhook, signed like real "
+        "notices (`X-BYODS-Signature`). Disabled channels are tested too. Answers 200 with what "
+        "each medium did, also when one failed (`ok: false`, the error per medium); nothing is "
+        "retried. The test and its outcome are recorded in the audit trail "
+        "(`alertchannel.tested`). Operators only, as on the Alert channels page.",
+        tags=["alerts"],
+        request=None,
+        responses={200: ChannelTestSerializer},
+        examples=[example("tested", CHANNEL_TEST_EXAMPLE)],
+    )
+    def test(self, request, id):
+        channel = selectors.alertchannel_get(id)
+        report = services.alertchannel_test(channel=channel, actor=self.actor())
+        return Response(ChannelTestSerializer(report).data)

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import smtplib
 import time
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.context import Actor
-from audit.services import audit_record_failure
+from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
 
 from ..models import Alert, AlertChannel, AlertDelivery
@@ -125,11 +126,27 @@ def _send_webhook(channel: AlertChannel, payload: dict) -> None:
         raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
 
 
+def _smtp_codes(exc: smtplib.SMTPException) -> str:
+    """The SMTP reply codes of a refusal (never its text, which may quote what we sent)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        codes = [exc.smtp_code]
+    else:
+        codes = []
+    return f" ({', '.join(str(c) for c in codes)})" if codes else ""
+
+
 def _send_email(channel: AlertChannel, subject: str, text: str) -> None:
+    # EMAIL_TIMEOUT bounds every connect and reply, so a dead server fails here, not hangs.
     try:
         send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, channel.email_recipients)
-    except OSError as exc:  # smtplib errors are OSErrors
-        raise DeliveryFailed(f"mail server refused: {type(exc).__name__}") from None
+    except smtplib.SMTPException as exc:  # the server answered, with a refusal
+        raise DeliveryFailed(
+            f"mail server refused: {type(exc).__name__}{_smtp_codes(exc)}"
+        ) from None
+    except OSError as exc:  # no answer: refused connection, timeout, TLS failure
+        raise DeliveryFailed(f"mail server unreachable: {type(exc).__name__}") from None
 
 
 def _plan(alert: Alert, event: str) -> None:
@@ -251,3 +268,99 @@ def alerts_deliver_inline(*, opened: list[int], resolved: list[int], actor: Acto
     for pks, event in ((opened, Event.OPENED), (resolved, Event.RESOLVED)):
         for pk in pks:
             alert_deliver(alert=Alert(pk=pk), event=event, actor=actor)
+
+
+# ------------------------------------------------------------------------- test notices
+@dataclass(frozen=True)
+class MediumOutcome:
+    """How one medium of a channel took the test notice: `error` is empty when it was sent."""
+
+    medium: str
+    ok: bool
+    error: str = ""
+
+    def describe(self, channel: AlertChannel) -> str:
+        where = (
+            f"E-mail to {', '.join(channel.email_recipients)}"
+            if self.medium == Medium.EMAIL
+            else "Webhook"
+        )
+        return f"{where}: {'sent' if self.ok else f'failed ({self.error})'}"
+
+
+@dataclass(frozen=True)
+class ChannelTestReport:
+    channel: AlertChannel
+    outcomes: tuple[MediumOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    def describe(self) -> str:
+        return "; ".join(o.describe(self.channel) for o in self.outcomes)
+
+
+def _test_message(channel: AlertChannel, who: str) -> tuple[str, str, dict]:
+    """A notice that cannot pass for an alert: labelled TEST in the subject, the text and the
+    payload (`byods.event` is "test", and it names no org, no owner and no alert)."""
+    subject = f"[BYODS TEST] Test notification for {channel.team}"
+    text = "\n".join(
+        [
+            f"This is a test notification from the BYODS portal, sent by {who}.",
+            f"It checks that alerts reach the {channel.team} channel. Nothing needs doing.",
+        ]
+    )
+    payload = {
+        "text": f"{subject}\n{text}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}},
+        ],
+        "byods": {"event": "test", "team": channel.team, "channel_id": str(channel.public_id)},
+    }
+    return subject, text, payload
+
+
+def alertchannel_test(*, channel: AlertChannel, actor: Actor | None = None) -> ChannelTestReport:
+    """Send a labelled test notice by each medium the channel has (e-mail, the signed webhook),
+    through the same senders as real notices, and record the outcome in the audit trail.
+
+    Works for a disabled channel too (checking one before enabling it is the point). Nothing
+    is retried: the person who asked sees the outcome. The network calls happen outside any
+    transaction; the audit event names the error of each failed medium, which never holds
+    the webhook's secret or URL (see `_send_webhook`, `_send_email`).
+    """
+    channel = AlertChannel.objects.get(pk=channel.pk)
+    actor = actor or Actor.system("alerts.channel_test")
+    subject, text, payload = _test_message(channel, actor.label)
+    outcomes = []
+    for medium, present in (
+        (Medium.EMAIL, channel.email_recipients),
+        (Medium.WEBHOOK, channel.webhook_url),
+    ):
+        if not present:
+            continue
+        try:
+            if medium == Medium.EMAIL:
+                _send_email(channel, subject, text)
+            else:
+                _send_webhook(channel, payload)
+        except DeliveryFailed as exc:
+            outcomes.append(MediumOutcome(medium, ok=False, error=str(exc)[:200]))
+        else:
+            outcomes.append(MediumOutcome(medium, ok=True))
+    report = ChannelTestReport(channel, tuple(outcomes))
+    record = audit_record if report.ok else audit_record_failure
+    with transaction.atomic():
+        record(
+            action=Action.ALERTCHANNEL_TESTED,
+            summary=f"Test notification to {channel.team}: {report.describe()}",
+            actor=actor,
+            target_type="alertchannel",
+            target_id=channel.public_id,
+            target_label=channel.team,
+            changes={"results": {o.medium: "sent" if o.ok else "failed" for o in outcomes}},
+            error="; ".join(f"{o.medium}: {o.error}" for o in outcomes if not o.ok),
+        )
+    return report

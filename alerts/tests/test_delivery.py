@@ -19,14 +19,6 @@ from .conftest import SECRET, SYSTEM
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def reauth(org, django_user_model):
-    owner = django_user_model.objects.create_user(username="owner@example.com")
-    CustomerOrg.objects.filter(pk=org.pk).update(status="reauthorization_required", owner=owner)
-    report = services.alerts_evaluate(actor=SYSTEM)
-    return Alert.objects.get(pk=report.opened[0])
-
-
 def deliver(alert, event="opened"):
     return services.alert_deliver(alert=alert, event=event, actor=SYSTEM)
 

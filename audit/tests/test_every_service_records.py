@@ -463,6 +463,12 @@ def _alertchannel_delete(world):
     alertchannel_delete(channel=_channel(), actor=ACTOR)
 
 
+def _alertchannel_test(world):
+    from alerts.services import alertchannel_test
+
+    alertchannel_test(channel=_channel(), actor=ACTOR)  # e-mail only: the test mail outbox
+
+
 # service -> (how to call it with valid input, the action it must record)
 CASES = {
     "accounts.services.apikey_create": (_apikey, Action.APIKEY_CREATED),
@@ -591,6 +597,7 @@ CASES = {
         _alertchannel_delete,
         Action.ALERTCHANNEL_DELETED,
     ),
+    "alerts.services.delivery.alertchannel_test": (_alertchannel_test, Action.ALERTCHANNEL_TESTED),
 }
 
 

@@ -61,6 +61,7 @@ ALLOWED = {
     ("api:alert-acknowledge", "post"): EDIT,
     ("api:alert-incident-raise", "post"): OPS,
     ("api:alert-resolve", "post"): OPS,
+    ("api:alertchannel-test", "post"): OPS,  # as the channel pages: operators only
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)

@@ -19,7 +19,9 @@ PROD_SECRETS = {
 
 
 def run_django(code: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_"))}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_", "EMAIL_"))
+    }
     base.pop("DATABASE_URL", None)
     base.pop("CELERY_BROKER_URL", None)
     full_env = (
@@ -114,3 +116,57 @@ def test_check_deploy_is_clean_for_a_production_like_environment(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+EMAIL_CODE = (
+    "from django.conf import settings; import json; print(json.dumps({n: getattr(settings, n) "
+    "for n in ('EMAIL_BACKEND', 'EMAIL_HOST', 'EMAIL_PORT', 'EMAIL_HOST_USER', "
+    "'EMAIL_HOST_PASSWORD', 'EMAIL_USE_TLS', 'EMAIL_USE_SSL', 'EMAIL_TIMEOUT')}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {},  # `make run`: no mail server needed, notices are printed
+            {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"},
+        ),
+        (
+            {"EMAIL_URL": "smtp+tls://alerts%40example.com:p%40ss%2Fw@mail.example.com:587"},
+            {
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "mail.example.com",
+                "EMAIL_PORT": 587,
+                "EMAIL_HOST_USER": "alerts@example.com",
+                "EMAIL_HOST_PASSWORD": "p@ss/w",
+                "EMAIL_USE_TLS": True,
+            },
+        ),
+        (
+            {"EMAIL_URL": "smtp+ssl://u:p@mail.example.com:465", "EMAIL_TIMEOUT": "3"},
+            {
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "mail.example.com",
+                "EMAIL_PORT": 465,
+                "EMAIL_HOST_USER": "u",
+                "EMAIL_HOST_PASSWORD": "p",
+                "EMAIL_USE_SSL": True,
+                "EMAIL_TIMEOUT": 3.0,
+            },
+        ),
+    ],
+)
+def test_email_url_configures_the_mail_server(env, expected):
+    result = run_django(EMAIL_CODE, DJANGO_DEBUG="false", **PROD_SECRETS, **env)
+    assert result.returncode == 0, result.stderr
+    defaults = {
+        "EMAIL_HOST": "localhost",
+        "EMAIL_PORT": 25,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+        "EMAIL_TIMEOUT": 10.0,  # a dead server never holds a worker for the TCP timeout
+    }
+    assert json.loads(result.stdout) == defaults | expected

@@ -69,6 +69,8 @@ class World:
         "alerts:resolve": "alert",
         "alerts:channel_edit": "channel",
         "alerts:channel_delete": "channel",
+        "alerts:channel_test": "channel",
+        "api:alertchannel-test": "channel",
         "api:serviceapp-detail": "app",
         "api:auditevent-detail": "event",
     }

@@ -140,6 +140,7 @@ RULES: dict[str, Rule] = {
     "alerts:channel_create": Rule(get=OP, post=OP),
     "alerts:channel_edit": Rule(get=OP, post=OP),
     "alerts:channel_delete": Rule(post=OP),
+    "alerts:channel_test": Rule(post=OP),
     # API documentation: pages for people, behind the sign-in (VIEW_PORTAL, like the schema)
     "api:docs": Rule(get=READ),
     "api:redoc": Rule(get=READ),
@@ -174,6 +175,7 @@ RULES: dict[str, Rule] = {
     "api:alert-acknowledge": Rule(post=EDIT, kind="api"),
     "api:alert-incident-raise": Rule(post=OP, kind="api"),
     "api:alert-resolve": Rule(post=OP, kind="api"),
+    "api:alertchannel-test": Rule(post=OP, kind="api"),
 }
 
 ROUTES = dict(portal_routes())
