@@ -380,13 +380,40 @@ JWS_JWKS_REFETCH_INTERVAL_SECONDS = env.float("JWS_JWKS_REFETCH_INTERVAL_SECONDS
 JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default=5.0)
 
 # --- Logging: one format for web, worker and beat; secrets never reach it -------------------
+# json: one JSON object per line (timestamp, level, logger, message, correlation_id, and the
+# org_id / datasource_id a service is working on), for the log shipper. text: for people
+# (`make run`). Both pass through core.logs: the context fields, then the redaction net.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {
+        "context": {
+            "()": "core.logs.ContextFilter",
+            "missing": None if LOG_FORMAT == "json" else "-",
+        },
+        "redact": {"()": "core.logs.RedactingFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}{correlation_id}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            # Context first, so the redaction also sees the fields it added.
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
