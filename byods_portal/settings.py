@@ -399,7 +399,7 @@ LOGGING = {
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "core.logs.JsonFormatter",  # python-json-logger's, tracebacks scrubbed
             "fmt": "{levelname}{name}{message}{correlation_id}",
             "style": "{",
             "rename_fields": {"levelname": "level", "name": "logger"},

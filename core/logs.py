@@ -6,9 +6,10 @@ logger, including those that propagate from children):
 - `ContextFilter` adds the correlation id bound for the request or task (`audit.context`) and
   the org / data source ids a service named with `log_scope`, unless the call passed them in
   `extra`. The JSON formatter writes them as fields; the text format shows the correlation id.
-- `RedactingFilter` is the safety net: it masks bearer tokens, `Authorization:` values and other
-  credential shapes (`core.scrub`) in the message, in the traceback and in `extra` values, and
-  blanks `extra` fields whose name says they hold a secret.
+- `RedactingFilter` (with `JsonFormatter` for tracebacks) is the safety net: it masks bearer
+  tokens, `Authorization:` values and other credential shapes (`core.scrub`) in the message,
+  in the traceback and in `extra` values, and blanks `extra` fields whose name says they hold
+  a secret.
 
 Neither imports a model: logging is configured before Django's app registry is ready.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from audit.context import bound_correlation, log_fields
 from audit.redaction import REDACTED, is_secret_name, redact
@@ -56,18 +59,28 @@ class RedactingFilter(logging.Filter):
         if not isinstance(record.msg, dict):  # a dict message is the JSON formatter's own form
             message = record.getMessage()
             record.msg, record.args = scrub_text(message), None
-        if record.exc_info:
-            # Rendered here so the formatter prints the scrubbed text (both formatters use
-            # exc_text once exc_info is gone).
-            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exc_text, record.exc_info = scrub_text(text), None
-        elif record.exc_text:
+        if record.exc_info and not record.exc_text:
+            # Rendered here, scrubbed, for formatters that print exc_text (logging's own). The
+            # record keeps exc_info for other handlers (tests' caplog, Sentry); JsonFormatter
+            # below scrubs what it renders from it.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
             record.exc_text = scrub_text(record.exc_text)
         if record.stack_info:
             record.stack_info = scrub_text(record.stack_info)
         for key in [k for k in vars(record) if k not in _STANDARD and k not in _CONTEXT]:
             setattr(record, key, _clean(key, getattr(record, key)))
         return True
+
+
+class JsonFormatter(_JsonFormatter):
+    """python-json-logger's formatter, whose tracebacks pass through the redaction too (it
+    renders them from exc_info, not from the exc_text RedactingFilter scrubbed)."""
+
+    # python-json-logger widens the return type (a list with exc_info_as_array).
+    def formatException(self, ei) -> str | list[str]:  # type: ignore[override]  # noqa: N802
+        text = super().formatException(ei)
+        return scrub_text(text) if isinstance(text, str) else [scrub_text(t) for t in text]
 
 
 def _clean(key: str, value: Any) -> Any:
