@@ -10,13 +10,16 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+
+from core import queueing
 
 from .heartbeats import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "byods_portal.settings")
 
-app = Celery("byods_portal")
+# PortalTask: Celery's Django task (delay_on_commit), sending in the context of its caller.
+app = Celery("byods_portal", task_cls="core.queueing:PortalTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Every worker writes a heartbeat (byods_portal/heartbeats.py); beat's scheduler is
@@ -40,6 +43,12 @@ def _prepare_embedded_broker(sender=None, **kwargs) -> None:
 
 
 logger = logging.getLogger(__name__)
+
+# A task runs under the correlation id of whoever queued it (core/queueing.py): the sender
+# puts it in the message, the worker binds it around the run. weak=False: module functions.
+before_task_publish.connect(queueing.add_correlation_header, weak=False)
+task_prerun.connect(queueing.bind_task_correlation, weak=False)
+task_postrun.connect(queueing.unbind_task_correlation, weak=False)
 
 
 @setup_logging.connect

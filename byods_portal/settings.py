@@ -402,13 +402,40 @@ PORTAL_WEBEX_ERROR_SHARE = env.float("PORTAL_WEBEX_ERROR_SHARE", default=0.2)
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 
 # --- Logging: one format for web, worker and beat; secrets never reach it -------------------
+# json: one JSON object per line (timestamp, level, logger, message, correlation_id, and the
+# org_id / datasource_id a service is working on), for the log shipper. text: for people
+# (`make run`). Both pass through core.logs: the context fields, then the redaction net.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {
+        "context": {
+            "()": "core.logs.ContextFilter",
+            "missing": None if LOG_FORMAT == "json" else "-",
+        },
+        "redact": {"()": "core.logs.RedactingFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "core.logs.JsonFormatter",  # python-json-logger's, tracebacks scrubbed
+            "fmt": "{levelname}{name}{message}{correlation_id}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            # Context first, so the redaction also sees the fields it added.
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -448,3 +475,15 @@ EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
 # is retried later) instead of holding a worker thread for the OS's TCP timeout.
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="byods-portal@localhost")
+
+# --- Error reports: Sentry when SENTRY_DSN is set (core/sentry.py scrubs every event) --------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from core.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -16,6 +16,8 @@ os.environ.setdefault("PORTAL_AGGREGATE_CACHE_SECONDS", "0")  # tests see every 
 # Tests never read a developer's .env and always run with DEBUG off, as production does.
 os.environ["PORTAL_READ_DOTENV"] = "false"
 os.environ["DJANGO_DEBUG"] = "false"
+# Tests never report to Sentry; core/tests/test_sentry.py starts it with a capturing transport.
+os.environ["SENTRY_DSN"] = ""
 
 from .settings import *  # noqa: E402,F403
 

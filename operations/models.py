@@ -50,6 +50,9 @@ class BulkOperation(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # The correlation id of the request that started it: every run binds it, so the audit
+    # events of all its items share it, whichever task (a chunk, a resume after a stall) ran.
+    correlation_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

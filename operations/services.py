@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audit.context import Actor
+from audit.context import Actor, bound, correlation_id
 from audit.services import audit_record
 from audit.vocabulary import Action
 from core.webex_adapter import explain
@@ -136,7 +136,12 @@ def _create(
         # event names that key as it would for a single-target API call. Labels, no secrets.
         params["actor"] = {"type": actor.type, "label": actor.label, "id": actor.id}
     op = BulkOperation(
-        kind=kind, target_type=target_type, params=params, created_by=user, retry_of=retry_of
+        kind=kind,
+        target_type=target_type,
+        params=params,
+        created_by=user,
+        retry_of=retry_of,
+        correlation_id=correlation_id(),
     )
     op.full_clean()
     op.save()
@@ -338,6 +343,13 @@ def bulk_operation_run(*, operation_id: int, limit: int = 100) -> bool:
     if op.started_at is None:
         BulkOperation.objects.filter(pk=op.pk, started_at__isnull=True).update(started_at=now)
     actor = _run_actor(op)
+    # The starting request's correlation id, whichever task runs this chunk.
+    with bound(correlation=op.correlation_id):
+        return _run_chunk(op, actor, limit)
+
+
+def _run_chunk(op: BulkOperation, actor: Actor, limit: int) -> bool:
+    """`bulk_operation_run` past its lease: settle up to `limit` pending items."""
     try:
         kind = bulk_kind(op.kind)
         pending = list(op.items.filter(state=ItemState.PENDING).order_by("pk")[:limit])

@@ -3,6 +3,8 @@
 What it guarantees:
 - One pooled `requests.Session` per process (rebuilt after a fork), connect and read timeouts
   on every call, and a `TrackingID` header on every request, logged with status and duration.
+  Its value comes from `tracking_ids` (default `BYODS_<uuid4>`); the portal's adapter puts the
+  correlation id of the request or task in it. One call keeps its id through its retries.
 - Failures become typed exceptions (`webex.errors`) carrying status, message, `trackingId` and
   `Retry-After`. Nothing is swallowed.
 - Retries only where safe: GET, PUT and DELETE are retried on 502/503/504 and on transport
@@ -126,8 +128,10 @@ class WebexClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], dt.datetime] | None = None,
+        tracking_ids: Callable[[], str] | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
+        self._tracking_ids = tracking_ids or new_tracking_id
         self.idbroker_base = idbroker_base.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
@@ -351,7 +355,7 @@ class WebexClient:
         within `retry.retry_after_cap`; everything else is raised as a typed WebexError."""
         url = path if absolute else f"{self.api_base}{path}"
         shown = urlsplit(url).path  # what logs and errors show: no host, no query
-        tracking_id = tracking_id or f"BYODS_{uuid.uuid4()}"
+        tracking_id = tracking_id or self._tracking_ids()
         headers = {"TrackingID": tracking_id, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -505,6 +509,11 @@ class WebexClient:
             method=method,
             path=path,
         )
+
+
+def new_tracking_id() -> str:
+    """A TrackingID of our own, unique per call: `BYODS_<uuid4>`."""
+    return f"BYODS_{uuid.uuid4()}"
 
 
 def _body(response: requests.Response, method: str) -> Any:

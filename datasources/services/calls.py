@@ -11,6 +11,7 @@ from typing import TypeVar
 from django.db import transaction
 from django.utils import timezone
 
+from audit.context import log_scope
 from core import policy as rules
 from core.webex_adapter import webex_client_for
 from tenants.models import CustomerOrg, OrgToken
@@ -60,15 +61,16 @@ def _with_refresh(
 ) -> T:
     """Call Webex with the org's token; on 401 refresh it once (single-flight) and retry."""
     tokens = tokens or AccessTokens()
-    access, version = tokens.get(org)
-    try:
-        return call(access)
-    except WebexUnauthorized:
-        org_tokens_refresh(org_id=org.pk, seen_version=version, actor=actor)
-        access, new_version = tokens.reload(org)
-        if new_version == version:
-            raise
-        return call(access)
+    with log_scope(org_id=org.public_id):  # the client's log lines name the org
+        access, version = tokens.get(org)
+        try:
+            return call(access)
+        except WebexUnauthorized:
+            org_tokens_refresh(org_id=org.pk, seen_version=version, actor=actor)
+            access, new_version = tokens.reload(org)
+            if new_version == version:
+                raise
+            return call(access)
 
 
 def _expiry(remote: RemoteDataSource) -> dt.datetime | None:

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.context import Actor
+from audit.context import Actor, log_scope
 from audit.services import audit_record, audit_record_many
 from audit.vocabulary import Action
 from core import policy as rules
@@ -292,16 +292,17 @@ def _call(
     attempt.called_at = timezone.now()
     if attempt.called_at - attempt.written_at > rules.queue_slack():
         raise _LeaseLapsed(ds.pk)
-    return _with_refresh(
-        ds.org,
-        lambda access: client.update_datasource(
-            access_token=access,
-            datasource_id=ds.webex_id,
-            request=_request(ds, nonce=attempt.nonce, status="active"),
-        ),
-        actor,
-        tokens,
-    )
+    with log_scope(datasource_id=ds.public_id):
+        return _with_refresh(
+            ds.org,
+            lambda access: client.update_datasource(
+                access_token=access,
+                datasource_id=ds.webex_id,
+                request=_request(ds, nonce=attempt.nonce, status="active"),
+            ),
+            actor,
+            tokens,
+        )
 
 
 def _release(attempt: _Attempt) -> None:

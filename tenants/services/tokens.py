@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from audit.context import Actor
+from audit.context import Actor, log_scope
 from audit.redaction import changes
 from audit.services import audit_record
 from audit.vocabulary import Action
@@ -122,11 +122,12 @@ def org_tokens_refresh(
         try:
             # The one network call made under a row lock, bounded by the client's timeouts:
             # holding the lock is what keeps a second refresh from starting meanwhile.
-            pair = webex_client_for(app).refresh_access_token(
-                client_id=app.client_id,
-                client_secret=app.client_secret,
-                refresh_token=token.refresh_token,
-            )
+            with log_scope(org_id=org.public_id):
+                pair = webex_client_for(app).refresh_access_token(
+                    client_id=app.client_id,
+                    client_secret=app.client_secret,
+                    refresh_token=token.refresh_token,
+                )
         except (WebexInvalidGrant, WebexUnauthorized) as exc:
             return _refresh_dead(token, exc, actor)
         except WebexError as exc:
