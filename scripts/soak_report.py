@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 from soak_config import (
+    BEAT_DOWN_SECONDS,
     COUNT,
     FAULT_RATE,
     LATENCY_MS,
@@ -163,7 +164,9 @@ def write_report(result: dict, hits: int, summary: str) -> None:
         f"Measured {now} on {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()} by `make soak` (`scripts/soak.py`): "
         f"{COUNT} data sources in {ORGS} orgs, {LIFETIME_MINUTES}-minute tokens, {SECONDS} s, "
-        f"{FAULT_RATE:.0%} faults, {LATENCY_MS:.0f} ms latency, one worker killed with SIGKILL "
+        f"{FAULT_RATE:.0%} faults, {LATENCY_MS:.0f} ms latency, two schedulers of which the "
+        f"acting one was killed with SIGKILL at 10 % and kept dead for {BEAT_DOWN_SECONDS:.0f} s, "
+        "one worker killed with SIGKILL "
         "halfway and restarted, the broker restarted once; all along, 'rotate now' storms "
         f"through the API ({STORM_SOURCES} data sources x {STORM_REQUESTS} concurrent requests "
         f"every {STORM_EVERY[0]:.0f}-{STORM_EVERY[1]:.0f} s, gunicorn 2 workers x 8 threads). "
