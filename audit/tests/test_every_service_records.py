@@ -445,6 +445,21 @@ def _alert_deliver(world):
     assert alert_deliver(alert=_incident(world), event="opened", actor=ACTOR).sent == 1
 
 
+def _alerts_watch_liveness(world):
+    """No heartbeat at all: both the scheduler and the workers are silent."""
+    from alerts.services import alerts_watch_liveness
+
+    assert len(alerts_watch_liveness(actor=ACTOR).opened) == 2
+
+
+def _alerts_deliver_inline(world):
+    from alerts.services import alerts_deliver_inline
+
+    _channel()
+    alert = _incident(world)
+    alerts_deliver_inline(opened=[alert.pk], resolved=[], actor=ACTOR)
+
+
 def _alertchannel_update(world):
     from alerts.services import alertchannel_update
 
@@ -598,6 +613,14 @@ CASES = {
         Action.ALERTCHANNEL_DELETED,
     ),
     "alerts.services.delivery.alertchannel_test": (_alertchannel_test, Action.ALERTCHANNEL_TESTED),
+    "alerts.services.evaluation.alerts_watch_liveness": (
+        _alerts_watch_liveness,
+        Action.ALERT_OPENED,
+    ),
+    "alerts.services.delivery.alerts_deliver_inline": (
+        _alerts_deliver_inline,
+        Action.ALERT_NOTIFIED,
+    ),
 }
 
 
