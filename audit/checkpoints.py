@@ -179,7 +179,10 @@ def checkpoint_latest(path: Path) -> Checkpoint:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except FileNotFoundError as exc:
-        raise CheckpointError(f"no checkpoint file at {path}") from exc
+        raise CheckpointError(
+            f"no checkpoint file at {path} (the beat writes the first one "
+            "PORTAL_AUDIT_CHECKPOINT_MINUTES after it starts)"
+        ) from exc
     if not lines:
         raise CheckpointError(f"no checkpoint in {path} yet")
     return Checkpoint.from_json(lines[-1])
