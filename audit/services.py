@@ -116,10 +116,22 @@ def _event(
 
 
 def _append(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Link `events` to the chain in order and insert them, under the head's row lock."""
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    """Link `events` to the chain in order and insert them, under the head's row lock.
+
+    On PostgreSQL the portal's runtime role cannot write the head (README, "The two database
+    roles"): `audit_chain_head_lock()` locks and reads it as the owner, and the insert's trigger
+    checks the links and advances it (migration 0008). SQLite has no roles: the head is
+    locked and advanced here.
+    """
+    head = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_hash FROM audit_chain_head_lock()")
+            (last_hash,) = cursor.fetchone()
+    else:
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        last_hash = head.last_hash
     occurred_at = timezone.now()  # in chain order
-    last_hash = head.last_hash
     for event in events:
         event.occurred_at = occurred_at
         event.prev_hash = last_hash
@@ -128,9 +140,10 @@ def _append(events: list[AuditEvent]) -> list[AuditEvent]:
         events[0].save()
     else:
         AuditEvent.objects.bulk_create(events)
-    head.last_event_id = events[-1].pk
-    head.last_hash = last_hash
-    head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
+    if head is not None:
+        head.last_event_id = events[-1].pk
+        head.last_hash = last_hash
+        head.save(update_fields=["last_event_id", "last_hash", "updated_at"])
     return events
 
 

@@ -16,3 +16,12 @@ def log_chain_head() -> None:
     """
     head_id, head_hash = audit_chain_head()
     logger.info("audit chain head: event #%s sha256 %s", head_id, head_hash)
+
+
+@shared_task(name="audit.write_checkpoint")
+def write_checkpoint() -> None:
+    """Every PORTAL_AUDIT_CHECKPOINT_MINUTES: sign the chain head and ship it outside the
+    database (audit/checkpoints.py). A destination that refuses it fails the task, loudly."""
+    from .checkpoints import checkpoint_write
+
+    checkpoint_write()

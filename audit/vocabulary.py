@@ -62,6 +62,7 @@ class Action(models.TextChoices):
     ALERTCHANNEL_TESTED = "alertchannel.tested", "Alert channel tested"
     ENCRYPTION_KEYS_ROTATED = "encryption.keys_rotated", "Secrets re-encrypted"
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
+    AUDIT_CHECKPOINTED = "audit.checkpointed", "Audit chain checkpoint signed"
 
 
 #: Actions that destroy or disable something: they cannot be recorded without a reason.

@@ -115,7 +115,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# The role that owns the tables (README, "The two database roles"): when set, `migrate` and
+# `grant_runtime_role` connect as it, while DATABASE_URL is the runtime role the portal runs as.
+# Parsed like DATABASE_URL; a dict, so Django's error pages mask its PASSWORD.
+DATABASE_OWNER: dict[str, Any] | None = (
+    env.db_url("DATABASE_OWNER_URL") if env.str("DATABASE_OWNER_URL", default="") else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Audit checkpoints: the chain head, signed, kept outside the database (audit/checkpoints.py)
+# The HMAC-SHA256 key: from the environment only, never stored in the database or logged.
+PORTAL_AUDIT_CHECKPOINT_KEY = env.str("PORTAL_AUDIT_CHECKPOINT_KEY", default="")
+# Where each checkpoint goes: appended as a JSON line to a file, and/or POSTed to a URL.
+PORTAL_AUDIT_CHECKPOINT_PATH = env.str("PORTAL_AUDIT_CHECKPOINT_PATH", default="")
+PORTAL_AUDIT_CHECKPOINT_WEBHOOK = env.str("PORTAL_AUDIT_CHECKPOINT_WEBHOOK", default="")
+PORTAL_AUDIT_CHECKPOINT_TIMEOUT = env.float("PORTAL_AUDIT_CHECKPOINT_TIMEOUT", default=10.0)
+PORTAL_AUDIT_CHECKPOINT_MINUTES = env.float("PORTAL_AUDIT_CHECKPOINT_MINUTES", default=15.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -216,6 +231,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.float("CELERY_HEARTBEAT_SECONDS", default=60.0),
     },
     "audit-chain-head-daily": {"task": "audit.log_chain_head", "schedule": 24 * 3600.0},
+    "audit-checkpoint": {
+        "task": "audit.write_checkpoint",
+        "schedule": PORTAL_AUDIT_CHECKPOINT_MINUTES * 60,
+    },
     "org-token-refresh-sweep": {"task": "tenants.refresh_sweep", "schedule": 60.0},
     "reconcile-authorizations": {"task": "tenants.reconcile_authorizations", "schedule": 3600.0},
     "integration-token-refresh": {"task": "tenants.refresh_integration_tokens", "schedule": 3600.0},

@@ -39,3 +39,6 @@ WHITENOISE_USE_FINDERS = True
 # Most tests rotate or refresh right after registering or onboarding and expect the call; the
 # single-flight tests (datasources/tests/test_single_flight.py) set the production window.
 SINGLE_FLIGHT_SECONDS = 0
+# The suite creates and migrates its own database as DATABASE_URL's role: `migrate` must never
+# switch to an owner URL from the environment (it names the real database, not the test one).
+DATABASE_OWNER = None

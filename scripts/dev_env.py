@@ -20,6 +20,9 @@ def main() -> None:
         "DJANGO_DEBUG=true\n"
         f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}\n"
         f"PORTAL_ENCRYPTION_KEYS=local1:{key}\n"
+        # Signed audit checkpoints every 15 minutes; `manage.py audit_verify` checks the file.
+        f"PORTAL_AUDIT_CHECKPOINT_KEY={secrets.token_urlsafe(48)}\n"
+        f"PORTAL_AUDIT_CHECKPOINT_PATH={ENV_FILE.parent / 'var' / 'audit-checkpoints.jsonl'}\n"
     )
     ENV_FILE.chmod(0o600)
     print(f"Wrote {ENV_FILE.name} with new local secrets.")

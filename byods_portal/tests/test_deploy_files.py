@@ -77,3 +77,20 @@ def test_gunicorn_times_out_and_recycles_workers_in_compose_and_the_image(compos
     image = yaml.safe_load(cmd)  # a JSON array, which YAML reads too
     assert image[0] == "gunicorn"
     assert options(image).items() >= GUNICORN_LIMITS.items()
+
+
+def test_only_migrate_holds_the_database_owner_and_the_roles_are_created(compose):
+    """The portal runs as a role that owns no table (audit/dbroles.py); only the one-shot
+    migrate gets the owner's URL, and the database creates both roles at its first start."""
+    services = compose["services"]
+    owner_url = services["migrate"]["environment"]["DATABASE_OWNER_URL"]
+    assert owner_url.startswith("postgres://byods_owner:")
+    for name in PORTAL:
+        env = services[name]["environment"]
+        assert env["DATABASE_OWNER_URL"] == "", name
+        assert env["DATABASE_URL"].startswith("postgres://byods_app:"), name
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://byods_app:")
+    mounts = services["db"]["volumes"]
+    assert any(m.startswith("./deploy/postgres/init-roles.sql:/docker-entrypoint-initdb.d/")
+               for m in mounts)  # fmt: skip
+    assert (ROOT / "deploy/postgres/init-roles.sql").exists()
