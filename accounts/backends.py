@@ -16,6 +16,8 @@ class ThrottledModelBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
+        if password is None:
+            return None  # not a password sign-in (the SSO callback): nothing to check here
         if not password_signin_enabled():
             # Single sign-on only (PORTAL_PASSWORD_SIGNIN=false): no password is checked, on
             # the portal's sign-in page, the admin's or anywhere else.

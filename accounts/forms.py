@@ -21,8 +21,7 @@ class SignInForm(AuthenticationForm):
             "paused for %(minutes)s minutes. Wait, or ask an operator to check the audit trail."
         ),
         "password_signin_off": (
-            "Password sign-in is switched off for this portal: use “Sign in with single "
-            "sign-on”."
+            "Password sign-in is switched off for this portal: use “Sign in with single sign-on”."
         ),
     }
 

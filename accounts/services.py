@@ -261,7 +261,9 @@ def _sso_set_role(*, user: User, role: Role | None, issuer: str, groups_text: st
         target_id=user.username,
         target_label=user.username,
         reason=f"Single sign-on: the groups at {issuer} ({groups_text}) map to {label}.",
-        changes={"role": {"before": ",".join(before) or None, "after": role.value if role else None}},
+        changes={
+            "role": {"before": ",".join(before) or None, "after": role.value if role else None}
+        },
     )
 
 

@@ -242,7 +242,7 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
     user), so constructing one does nothing: discovery is read only inside `authenticate`.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         ModelBackend.__init__(self, *args, **kwargs)
         self.UserModel = get_user_model()
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID

@@ -126,11 +126,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Password sign-in (behind the throttle) and single sign-on (accounts/sso.py, which answers
-# only an OpenID Connect callback and only while PORTAL_OIDC_ISSUER is set).
+# Password sign-in (behind the throttle; first, so `force_login` and `createsuperuser` use it)
+# and single sign-on (accounts/sso.py: answers only the OpenID Connect callback, and only
+# while PORTAL_OIDC_ISSUER is set).
 AUTHENTICATION_BACKENDS = [
-    "accounts.sso.PortalOIDCBackend",
     "accounts.backends.ThrottledModelBackend",
+    "accounts.sso.PortalOIDCBackend",
 ]
 # Sign-in throttle (accounts/throttle.py): failures per login name / per client address within
 # the window that lock sign-in for the window.

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
+# Import the fixtures by their function names (`oidc_provider_fixture`, `sso_on_fixture`) and
+# ask for them as `oidc_provider` / `sso_on`.
 CLIENT_ID = "byods-portal-test"
 CLIENT_SECRET = "sso-test-client-secret-5f2c9e"  # noqa: S105 - the mock accepts any secret
 ROLE_MAP = "byods-ops=operator,byods-onb=onboarding,byods-audit=auditor"
@@ -27,12 +29,14 @@ class Idp:
     issuer: str
 
     def set_user(self, sub: str, claims: dict) -> None:
-        response = requests.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=claims, timeout=5)
+        response = requests.put(
+            f"{self.issuer}/users/{quote(sub, safe='')}", json=claims, timeout=5
+        )
         assert response.status_code == 204, response.text
 
 
-@pytest.fixture(scope="session")
-def oidc_provider():
+@pytest.fixture(scope="session", name="oidc_provider")
+def oidc_provider_fixture():
     """The provider, one per test session (its users are keyed by subject: tests pick their
     own). It speaks plain HTTP on loopback, which authlib allows only when told."""
     oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
@@ -48,8 +52,8 @@ def oidc_provider():
             os.environ["AUTHLIB_INSECURE_TRANSPORT"] = previous
 
 
-@pytest.fixture
-def sso_on(settings, oidc_provider):
+@pytest.fixture(name="sso_on")
+def sso_on_fixture(settings, oidc_provider):
     """Single sign-on on, against the mock provider, with the brief's role map."""
     from accounts.sso import discovery_cache_clear
 

@@ -24,7 +24,7 @@ from audit.context import Actor
 from audit.models import AuditEvent
 from audit.vocabulary import Action
 
-from .oidc import CLIENT_SECRET, oidc_provider, sso_on  # noqa: F401 - fixtures
+from .oidc import CLIENT_SECRET, oidc_provider_fixture, sso_on_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -50,7 +50,9 @@ def sso_sign_in(client, idp, sub: str, claims: dict | None = None, *, deny: bool
 
 def actions_for(target: str) -> list[str]:
     return list(
-        AuditEvent.objects.filter(target_label=target).order_by("id").values_list("action", flat=True)
+        AuditEvent.objects.filter(target_label=target)
+        .order_by("id")
+        .values_list("action", flat=True)
     )
 
 
