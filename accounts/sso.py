@@ -277,7 +277,14 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         # Only the SSO callback passes a nonce; a password form never reaches the IdP.
         if not sso_enabled() or request is None or "nonce" not in kwargs:
             return None
-        return super().authenticate(request, **kwargs)
+        try:
+            return super().authenticate(request, **kwargs)
+        except SuspiciousOperation as exc:
+            # A token or userinfo answer that failed a check (signature, issuer, audience,
+            # nonce, subject): no sign-in; Django then fires `user_login_failed`, which
+            # records it (accounts/signals.py).
+            logger.warning("single sign-on refused: %s", exc)
+            return None
 
     def get_user(self, user_id):
         # Sessions made through SSO end when SSO is switched off.

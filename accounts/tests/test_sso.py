@@ -217,6 +217,36 @@ def test_a_replayed_callback_is_refused(client, sso_on):
     assert client.get(reverse("dashboard")).url.startswith(reverse("login"))
 
 
+def test_an_id_token_from_another_issuer_is_refused_and_recorded(client, sso_on):
+    """The portal checks the ID token's issuer (mozilla-django-oidc alone does not): here the
+    portal expects another issuer than the one that signs, as after an IdP mix-up."""
+    import dataclasses
+    import time
+
+    from accounts import sso
+
+    real = sso.discovery()
+    sso._discovery_cache[sso.issuer()] = (
+        time.monotonic(),
+        dataclasses.replace(real, issuer="https://other-idp.example.com"),
+    )
+    claims = {"email": "mia@example.com", "groups": ["byods-ops"]}
+    response = sso_sign_in(client, sso_on, "sub-mia", claims)
+    assert response.status_code == 302 and response.url == reverse("login")
+    assert "Single sign-on did not complete" in client.get(reverse("login")).content.decode()
+    assert not User.objects.filter(username="mia@example.com").exists()
+    event = AuditEvent.objects.get(action=Action.STAFF_SSO_REFUSED)
+    assert event.error == "the identity provider's answer failed verification"
+
+
+def test_sessions_made_through_sso_end_when_sso_is_switched_off(client, settings, sso_on):
+    claims = {"email": "nia@example.com", "groups": ["byods-audit"]}
+    sso_sign_in(client, sso_on, "sub-nia", claims)
+    assert client.get(reverse("dashboard")).status_code == 200
+    settings.PORTAL_OIDC_ISSUER = ""
+    assert client.get(reverse("dashboard")).url.startswith(reverse("login"))
+
+
 # ------------------------------------------------------------------------- the sign-in page
 def test_the_sign_in_page_offers_sso_only_when_it_is_on(client, settings, sso_on):
     html = client.get(reverse("login")).content.decode()
