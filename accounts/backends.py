@@ -4,6 +4,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from . import throttle
+from .sso import password_signin_enabled
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -15,6 +16,12 @@ class ThrottledModelBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
+        if password is None:
+            return None  # not a password sign-in (the SSO callback): nothing to check here
+        if not password_signin_enabled():
+            # Single sign-on only (PORTAL_PASSWORD_SIGNIN=false): no password is checked, on
+            # the portal's sign-in page, the admin's or anywhere else.
+            return None
         name = str(username or kwargs.get("email") or "").strip().lower()
         ip = throttle.client_ip(request)
         if throttle.is_locked(name, ip):

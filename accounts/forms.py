@@ -6,6 +6,7 @@ from core.forms import PortalFormMixin
 
 from . import throttle
 from .roles import Role
+from .sso import password_signin_enabled
 
 
 class SignInForm(AuthenticationForm):
@@ -19,7 +20,18 @@ class SignInForm(AuthenticationForm):
             "Too many failed sign-ins: sign-in for this account (or from this address) is "
             "paused for %(minutes)s minutes. Wait, or ask an operator to check the audit trail."
         ),
+        "password_signin_off": (
+            "Password sign-in is switched off for this portal: use “Sign in with single sign-on”."
+        ),
     }
+
+    def clean(self):
+        if not password_signin_enabled():
+            # Refused before any password is checked (the backend refuses too, for the admin).
+            raise forms.ValidationError(
+                self.error_messages["password_signin_off"], code="password_signin_off"
+            )
+        return super().clean()
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()

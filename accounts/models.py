@@ -63,3 +63,29 @@ class ApiKey(models.Model):
     def is_usable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class StaffIdentity(models.Model):
+    """Links a staff account to the person's identity at the single sign-on provider.
+
+    The provider names a person by (issuer, subject), which never changes even when their
+    e-mail address does; the e-mail is only used to find an existing account at the first
+    single sign-on, after which this link decides.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sso_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="staffidentity_unique_sub")
+        ]
+        verbose_name_plural = "staff identities"
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"

@@ -10,6 +10,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from audit.vocabulary import Action
 
+from .sso import BACKEND_PATH, password_signin_enabled
+
 
 def _client(request) -> str:
     if request is None:
@@ -19,10 +21,14 @@ def _client(request) -> str:
 
 @receiver(user_logged_in, dispatch_uid="audit-signed-in")
 def _signed_in(sender, request, user, **kwargs):
+    sso = getattr(user, "backend", "") == BACKEND_PATH
     with transaction.atomic():
         audit_record(
-            action=Action.STAFF_SIGNED_IN,
-            summary=f"{user.get_username()} signed in{_client(request)}",
+            action=Action.STAFF_SSO_SIGNED_IN if sso else Action.STAFF_SIGNED_IN,
+            summary=(
+                f"{user.get_username()} signed in"
+                f"{' through single sign-on' if sso else ''}{_client(request)}"
+            ),
             actor=Actor.user(user),
             target_type="user",
             target_id=user.get_username(),
@@ -32,6 +38,9 @@ def _signed_in(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="audit-sign-in-failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
+    if "nonce" in credentials:  # the single sign-on callback
+        _sso_failed(request)
+        return
     # Only a plausible login name is kept: people sometimes type a password into that field.
     name = str(credentials.get("username", ""))[:200]
     shown = name if "@" in name else "(not an e-mail address)"
@@ -43,7 +52,27 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
             target_type="user",
             target_label=shown,
             outcome=AuditEvent.Outcome.FAILED,
-            error="wrong e-mail or password",
+            error=(
+                "wrong e-mail or password"
+                if password_signin_enabled()
+                else "password sign-in is switched off (single sign-on only)"
+            ),
+        )
+
+
+def _sso_failed(request) -> None:
+    """A refusal by the portal (no mapped group, deactivated account...) was recorded where it
+    was decided; what reaches here otherwise is an IdP answer that failed verification."""
+    if request is not None and getattr(request, "sso_refused", None) is not None:
+        return
+    with transaction.atomic():
+        audit_record(
+            action=Action.STAFF_SSO_REFUSED,
+            summary=f"Refused single sign-on{_client(request)}: the IdP's answer failed checks",
+            actor=Actor(AuditEvent.ActorType.USER, "anonymous (single sign-on)"),
+            target_type="user",
+            outcome=AuditEvent.Outcome.FAILED,
+            error="the identity provider's answer failed verification",
         )
 
 

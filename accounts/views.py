@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,10 +12,30 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.views import service_call
 
 from . import selectors, services
-from .forms import ApiKeyForm, ApiKeyRevokeForm
+from .forms import ApiKeyForm, ApiKeyRevokeForm, SignInForm
 from .roles import Perm, user_role
 from .selectors import STAFF_SORTS
 from .selectors import staff_list as select_staff
+from .sso import password_signin_enabled, sso_enabled
+
+
+class PortalLoginView(LoginView):
+    """Django's sign-in page with the single sign-on button when SSO is on; with password
+    sign-in switched off it offers only that, and a password POST is refused (403)."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            sso_enabled=sso_enabled(), password_signin=password_signin_enabled(), **kwargs
+        )
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error("__all__", code="password_signin_off"):
+            response.status_code = 403
+        return response
 
 
 @require_GET

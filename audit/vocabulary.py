@@ -15,6 +15,10 @@ class Action(models.TextChoices):
     STAFF_SIGNED_OUT = "staff.signed_out", "Signed out"
     STAFF_SIGN_IN_LOCKED = "staff.sign_in_locked", "Sign-in locked after failures"
     STAFF_ROLE_CHANGED = "staff.role_changed", "Staff role changed"
+    STAFF_SSO_SIGNED_IN = "staff.sso_signed_in", "Signed in through single sign-on"
+    STAFF_SSO_REFUSED = "staff.sso_refused", "Single sign-on refused"
+    STAFF_SSO_LINKED = "staff.sso_linked", "Staff account linked to single sign-on"
+    STAFF_SSO_UPDATED = "staff.sso_updated", "Staff account updated from single sign-on"
     APIKEY_CREATED = "apikey.created", "API key created"
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"
     # Service Apps and webhooks

@@ -141,7 +141,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# Password sign-in (behind the throttle; first, so `force_login` and `createsuperuser` use it)
+# and single sign-on (accounts/sso.py: answers only the OpenID Connect callback, and only
+# while PORTAL_OIDC_ISSUER is set).
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.ThrottledModelBackend",
+    "accounts.sso.PortalOIDCBackend",
+]
 # Sign-in throttle (accounts/throttle.py): failures per login name / per client address within
 # the window that lock sign-in for the window.
 LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=5)
@@ -151,6 +157,48 @@ LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Single sign-on with OpenID Connect (accounts/sso.py; README "Single sign-on") ----------
+# Off while PORTAL_OIDC_ISSUER is unset. The endpoints come from the issuer's
+# /.well-known/openid-configuration, fetched at the first sign-in and cached.
+PORTAL_OIDC_ISSUER = env.str("PORTAL_OIDC_ISSUER", default="").rstrip("/")
+SSO_ENABLED = bool(PORTAL_OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env.str("PORTAL_OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("PORTAL_OIDC_CLIENT_SECRET", default="")
+# The claim (in the ID token or userinfo) that lists the person's IdP groups.
+PORTAL_OIDC_GROUPS_CLAIM = env.str("PORTAL_OIDC_GROUPS_CLAIM", default="groups")
+# "idp-group=role,...": who gets which portal role; several mapped groups: the strongest role.
+PORTAL_OIDC_ROLE_MAP = env.str("PORTAL_OIDC_ROLE_MAP", default="")
+OIDC_RP_SCOPES = env.str("PORTAL_OIDC_SCOPES", default="openid email profile")
+# E-mail and password sign-in; may be switched off only while single sign-on is on.
+PORTAL_PASSWORD_SIGNIN = env.bool("PORTAL_PASSWORD_SIGNIN", default=True)
+if SSO_ENABLED:
+    _missing = [
+        name
+        for name, value in (
+            ("PORTAL_OIDC_CLIENT_ID", OIDC_RP_CLIENT_ID),
+            ("PORTAL_OIDC_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+            ("PORTAL_OIDC_ROLE_MAP", PORTAL_OIDC_ROLE_MAP),
+        )
+        if not value
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"PORTAL_OIDC_ISSUER is set, so {', '.join(_missing)} must be set too "
+            "(see .env.example)."
+        )
+elif not PORTAL_PASSWORD_SIGNIN:
+    raise ImproperlyConfigured(
+        "PORTAL_PASSWORD_SIGNIN=false needs single sign-on (PORTAL_OIDC_ISSUER): otherwise "
+        "nobody could sign in."
+    )
+# mozilla-django-oidc's own settings; the endpoints are resolved from discovery (accounts/sso.py).
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = (5, 20)  # connect, read: every call to the IdP has a timeout
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+OIDC_CALLBACK_CLASS = "accounts.views_sso.SsoCallbackView"
+OIDC_AUTHENTICATE_CLASS = "accounts.views_sso.SsoStartView"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")

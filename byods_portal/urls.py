@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from accounts.forms import SignInForm
+from accounts.views import PortalLoginView
+from accounts.views_sso import SsoCallbackView, SsoStartView
 from operations import views_dashboard
 from tenants.views_webhook import webex_webhook
 
@@ -16,13 +18,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("webhooks/webex/", webex_webhook, name="webex_webhook"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=SignInForm
-        ),
-        name="login",
-    ),
+    path("login/", PortalLoginView.as_view(), name="login"),
+    # Single sign-on (404 while PORTAL_OIDC_ISSUER is unset): to the IdP and back.
+    path("sso/start/", login_not_required(SsoStartView.as_view()), name="sso_start"),
+    path("sso/callback/", login_not_required(SsoCallbackView.as_view()), name="sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

@@ -62,6 +62,20 @@ def _staff_sign_in_lock(world):
     staff_sign_in_lock(username="someone@example.com", client_ip="203.0.113.9")
 
 
+def _staff_sso_sign_in(world):
+    from accounts.services import staff_sso_sign_in
+
+    result = staff_sso_sign_in(
+        issuer="https://idp.example.com",
+        subject="sub-1",
+        email="sso@example.com",
+        full_name="Sam Sso",
+        groups=["byods-ops"],
+        role=Role.OPERATOR,
+    )
+    assert result.user is not None
+
+
 def _tenants(world, **kw):
     """A portal Service App (and, unless told otherwise, an onboarded org) in the emulator."""
     from tenants import services
@@ -490,6 +504,7 @@ CASES = {
     "accounts.services.apikey_revoke": (_apikey_revoke, Action.APIKEY_REVOKED),
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
     "accounts.services.staff_sign_in_lock": (_staff_sign_in_lock, Action.STAFF_SIGN_IN_LOCKED),
+    "accounts.services.staff_sso_sign_in": (_staff_sso_sign_in, Action.STAFF_CREATED),
     "tenants.services.service_apps.serviceapp_create": (
         _serviceapp_create,
         Action.SERVICEAPP_CREATED,

@@ -59,6 +59,8 @@ class Rule:
     post: frozenset | None = None  # who may POST; None: POST is not offered (405)
     # page | api | public (no login) | signed (HMAC, no login, no CSRF) | token (a bearer
     # token from the settings, no role: 404 while unset, as here; test_metrics.py has the rest)
+    # | sso (single sign-on, no login, GET only: 404 while PORTAL_OIDC_ISSUER is unset, as
+    # here; accounts/tests/test_sso.py signs in through them against a real IdP)
     kind: str = "page"
     put: frozenset | None = None  # API rows only: checked when one of the three is offered
     patch: frozenset | None = None
@@ -77,6 +79,8 @@ RULES: dict[str, Rule] = {
     "metrics": Rule(get=frozenset(), kind="token"),
     "login": Rule(get=EVERYONE, post=EVERYONE, kind="public"),
     "logout": Rule(post=SIGNED_IN),  # ends one's own session; no role needed
+    "sso_start": Rule(get=EVERYONE, kind="sso"),
+    "sso_callback": Rule(get=EVERYONE, kind="sso"),
     "webex_webhook": Rule(post=frozenset(), kind="signed"),  # nobody without the signature
     "accounts:staff_list": Rule(get=OP),
     # API keys (MANAGE_STAFF)
@@ -264,6 +268,10 @@ def test_permission_matrix(request, name, persona, method):
 
     if rule.kind == "signed":
         assert status in (403, 405) if method == "POST" else status == 405, where
+        return
+    if rule.kind == "sso":
+        assert status == (404 if method == "GET" else 405), where
+        assert AuditEvent.objects.count() == before
         return
     if rule.kind == "token":
         assert status == (404 if method == "GET" else 405), where
