@@ -97,7 +97,7 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0005_action_alertchannel_tested")]
+    dependencies = [("audit", "0006_actions_sso")]
 
     operations = [
         migrations.RunPython(forward, backward),
