@@ -37,10 +37,13 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 # Development fallbacks are deliberately recognisable so they can never pass for real keys.
 SECRET_KEY = _required_secret("DJANGO_SECRET_KEY", "dev-insecure-" + "x" * 50)
-# Comma-separated Fernet keys, each "key-id:base64key"; the first encrypts, all decrypt.
+# Comma-separated Fernet keys, each "key-id:base64key"; all decrypt.
 PORTAL_ENCRYPTION_KEYS = _required_secret(
     "PORTAL_ENCRYPTION_KEYS", "dev:ZGV2LWluc2VjdXJlLWtleS1kby1ub3QtdXNlLTAwMDA="
 )
+# The key id that encrypts (default: the first listed); the others only decrypt. Staged
+# rotation (SECURITY.md): list the new key as decrypt-only everywhere, then make it primary.
+PORTAL_ENCRYPTION_PRIMARY = env.str("PORTAL_ENCRYPTION_PRIMARY", default="")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "byods_portal.web_heartbeat.WebHeartbeatMiddleware",
 ]
 
 ROOT_URLCONF = "byods_portal.urls"
@@ -386,6 +390,9 @@ JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default
 # --- Watching itself: heartbeats, the scheduler lease, /metrics (README "Operating") --------
 # Every worker and scheduler process writes a heartbeat this often (seconds).
 PORTAL_HEARTBEAT_SECONDS = env.float("PORTAL_HEARTBEAT_SECONDS", default=15.0)
+# Web processes heartbeat too (at most once per PORTAL_HEARTBEAT_SECONDS, from a request), so
+# `rotate_encryption_keys` sees which key ids every process holds. Off only in tests.
+PORTAL_WEB_HEARTBEAT = env.bool("PORTAL_WEB_HEARTBEAT", default=True)
 # A worker silent this long is not alive; no live worker opens an alert and /healthz?deep=1
 # answers 503.
 PORTAL_WORKER_SILENT_SECONDS = env.int("PORTAL_WORKER_SILENT_SECONDS", default=60)
