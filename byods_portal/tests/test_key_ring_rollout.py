@@ -83,9 +83,7 @@ def test_heartbeats_carry_the_key_ids_and_primary_never_the_keys(settings):
 
 
 @pytest.mark.django_db
-def test_rotation_refuses_while_a_running_process_lacks_the_primary_and_names_it(
-    settings, capsys
-):
+def test_rotation_refuses_while_a_running_process_lacks_the_primary_and_names_it(settings, capsys):
     settings.PORTAL_ENCRYPTION_KEYS = f"k1:{K1}"
     _app(2)
     _beat(settings, "celery@old-worker", f"k1:{K1}")  # not updated yet
@@ -117,7 +115,7 @@ def test_a_process_silent_for_longer_than_seen_within_no_longer_blocks(settings,
     assert values_per_key() == {"k2": 3}
     out = capsys.readouterr().out
     assert "Assuming: web processes hold key k2 (none reported a heartbeat" in out
-    assert "key k1: 0 values (decrypt-only, no values left" in out
+    assert "key k1: 0 values (decrypt-only, no values left: retire" in out
 
 
 @pytest.mark.django_db

@@ -114,7 +114,10 @@ class WebProcess:
 
 @pytest.fixture
 def two_web_processes(emulator_server, tmp_path):
-    processes = WebProcess("A", emulator_server, tmp_path), WebProcess("B", emulator_server, tmp_path)
+    processes = (
+        WebProcess("A", emulator_server, tmp_path),
+        WebProcess("B", emulator_server, tmp_path),
+    )
     yield processes
     for process in processes:
         process.stop()
@@ -135,9 +138,7 @@ def test_staged_rotation_across_a_rolling_restart_fails_no_request(
         integration_token=webex_world.integration_token,
         actor=Actor.system("test"),
     )
-    _, key = apikey_create(
-        name="rolling restart test", role="operator", actor=Actor.system("test")
-    )
+    _, key = apikey_create(name="rolling restart test", role="operator", actor=Actor.system("test"))
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {key}"
     failures: list[str] = []
@@ -211,7 +212,7 @@ def test_staged_rotation_across_a_rolling_restart_fails_no_request(
     assert "Heartbeats within 300 s: 2 web." in out
     assert "Every process seen can decrypt with k2." in out
     assert values_per_key() == {"k2": 9}
-    assert "key k1: 0 values (decrypt-only, no values left" in out
+    assert "key k1: 0 values (decrypt-only, no values left: retire" in out
     b.restart(RING_NEW)
     traffic()
     a.restart(RING_NEW)

@@ -103,7 +103,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size, report_only, seen_within, assume_all_updated, **options):
         ring = keyring()
         decrypt_only = ", ".join(ring.decrypt_only) or "none"
-        self.stdout.write(f"Primary (encrypting) key: {ring.primary}; decrypt-only: {decrypt_only}.")
+        self.stdout.write(f"Primary (encrypting) key: {ring.primary}; decrypt-only: {decrypt_only}")
         beats = list(heartbeats_seen(within=dt.timedelta(seconds=seen_within)))
         lacking = [b for b in beats if ring.primary not in b.key_ids]
         self._assumptions(ring, beats, lacking, seen_within, report_only, assume_all_updated)
@@ -213,7 +213,7 @@ class Command(BaseCommand):
             elif left:
                 note = "decrypt-only, still in use: run without --report-only"
             else:
-                note = "decrypt-only, no values left: safe to retire once no process encrypts with it"
+                note = "decrypt-only, no values left: retire once no process encrypts with it"
             self.stdout.write(f"  key {key_id}: {left} values ({note})")
         unknown = {k: v for k, v in counts.items() if k not in ring.ids}
         if unknown:
