@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
+    "csp",
     "core",
     "accounts",
     "audit",
@@ -72,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # API bodies over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 in the API's format, before any read.
     "core.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -85,6 +88,26 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "byods_portal.web_heartbeat.WebHeartbeatMiddleware",
 ]
+
+# Content-Security-Policy on every response (pages, API, admin): scripts, styles, images, fonts
+# and connections from the portal itself only; no plugins, no framing, forms post only here.
+# Templates hold no inline code. NONCE adds a per-request nonce only to a response that used
+# `request.csp_nonce`: just the ReDoc page, whose styled-components inject <style> elements.
+# `data:` images: Bootstrap's and Swagger UI's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "byods_portal.urls"
 WSGI_APPLICATION = "byods_portal.wsgi.application"
