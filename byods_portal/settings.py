@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,10 +38,13 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 # Development fallbacks are deliberately recognisable so they can never pass for real keys.
 SECRET_KEY = _required_secret("DJANGO_SECRET_KEY", "dev-insecure-" + "x" * 50)
-# Comma-separated Fernet keys, each "key-id:base64key"; the first encrypts, all decrypt.
+# Comma-separated Fernet keys, each "key-id:base64key"; all decrypt.
 PORTAL_ENCRYPTION_KEYS = _required_secret(
     "PORTAL_ENCRYPTION_KEYS", "dev:ZGV2LWluc2VjdXJlLWtleS1kby1ub3QtdXNlLTAwMDA="
 )
+# The key id that encrypts (default: the first listed); the others only decrypt. Staged
+# rotation (SECURITY.md): list the new key as decrypt-only everywhere, then make it primary.
+PORTAL_ENCRYPTION_PRIMARY = env.str("PORTAL_ENCRYPTION_PRIMARY", default="")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -57,6 +61,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
+    "csp",
     "core",
     "accounts",
     "audit",
@@ -69,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # API bodies over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 in the API's format, before any read.
     "core.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -80,7 +86,28 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "byods_portal.web_heartbeat.WebHeartbeatMiddleware",
 ]
+
+# Content-Security-Policy on every response (pages, API, admin): scripts, styles, images, fonts
+# and connections from the portal itself only; no plugins, no framing, forms post only here.
+# Templates hold no inline code. NONCE adds a per-request nonce only to a response that used
+# `request.csp_nonce`: just the ReDoc page, whose styled-components inject <style> elements.
+# `data:` images: Bootstrap's and Swagger UI's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "byods_portal.urls"
 WSGI_APPLICATION = "byods_portal.wsgi.application"
@@ -453,6 +480,9 @@ JWS_DATASOURCE_CACHE_SECONDS = env.float("JWS_DATASOURCE_CACHE_SECONDS", default
 # --- Watching itself: heartbeats, the scheduler lease, /metrics (README "Operating") --------
 # Every worker and scheduler process writes a heartbeat this often (seconds).
 PORTAL_HEARTBEAT_SECONDS = env.float("PORTAL_HEARTBEAT_SECONDS", default=15.0)
+# Web processes heartbeat too (at most once per PORTAL_HEARTBEAT_SECONDS, from a request), so
+# `rotate_encryption_keys` sees which key ids every process holds. Off only in tests.
+PORTAL_WEB_HEARTBEAT = env.bool("PORTAL_WEB_HEARTBEAT", default=True)
 # A worker silent this long is not alive; no live worker opens an alert and /healthz?deep=1
 # answers 503.
 PORTAL_WORKER_SILENT_SECONDS = env.int("PORTAL_WORKER_SILENT_SECONDS", default=60)

@@ -12,6 +12,8 @@ os.environ.setdefault(
     "PORTAL_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAwMDAwMDA="
 )
 os.environ.setdefault("PORTAL_HTTPS", "false")
+# No web heartbeat row per request in tests; the tests that need one turn it on.
+os.environ.setdefault("PORTAL_WEB_HEARTBEAT", "false")
 os.environ.setdefault("PORTAL_AGGREGATE_CACHE_SECONDS", "0")  # tests see every change at once
 # Tests never read a developer's .env and always run with DEBUG off, as production does.
 os.environ["PORTAL_READ_DOTENV"] = "false"

@@ -1,7 +1,10 @@
 """Secrets at rest: a key ring from PORTAL_ENCRYPTION_KEYS and an encrypted model field.
 
 `PORTAL_ENCRYPTION_KEYS` is a comma-separated list of `key-id:key`, each key 32 random bytes in
-urlsafe base64. The first key encrypts; every listed key decrypts. A stored value reads
+urlsafe base64. Every listed key decrypts; `PORTAL_ENCRYPTION_PRIMARY` names the one that
+encrypts (default: the first). The others are decrypt-only, which is how a new key is rolled out
+without breaking a rolling restart: first everywhere as decrypt-only, then made primary, then
+the old one retired after the re-seal (SECURITY.md). A stored value reads
 `enc:v1:<key-id>:<Fernet token>`, so the key that sealed it is known without trying them all,
 and `manage.py rotate_encryption_keys` can count and re-seal values key by key before an old
 key is removed from the list.
@@ -33,9 +36,15 @@ class DecryptionError(Exception):
 class KeyRing:
     ids: tuple[str, ...]
     _fernets: dict[str, Fernet]
+    primary: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.primary:
+            object.__setattr__(self, "primary", self.ids[0])
 
     @classmethod
-    def parse(cls, spec: str) -> KeyRing:
+    def parse(cls, spec: str, primary: str = "") -> KeyRing:
+        """The ring of `spec`; `primary` (a listed key id, default the first) encrypts."""
         ids: list[str] = []
         fernets: dict[str, Fernet] = {}
         for position, item in enumerate(filter(None, (p.strip() for p in spec.split(","))), 1):
@@ -56,11 +65,18 @@ class KeyRing:
             ids.append(key_id)
         if not ids:
             raise ImproperlyConfigured("PORTAL_ENCRYPTION_KEYS holds no key")
-        return cls(tuple(ids), fernets)
+        primary = primary.strip()
+        if primary and primary not in fernets:
+            raise ImproperlyConfigured(
+                f"PORTAL_ENCRYPTION_PRIMARY is {primary!r}, which PORTAL_ENCRYPTION_KEYS does not "
+                f"list (it lists: {', '.join(ids)})"
+            )
+        return cls(tuple(ids), fernets, primary or ids[0])
 
     @property
-    def primary(self) -> str:
-        return self.ids[0]
+    def decrypt_only(self) -> tuple[str, ...]:
+        """The listed keys that only decrypt (being rolled out, or awaiting retirement)."""
+        return tuple(key_id for key_id in self.ids if key_id != self.primary)
 
     def encrypt(self, plaintext: str) -> str:
         token = self._fernets[self.primary].encrypt(plaintext.encode()).decode()
@@ -90,13 +106,15 @@ def split(stored: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _ring_for(spec: str) -> KeyRing:
-    return KeyRing.parse(spec)
+def _ring_for(spec: str, primary: str) -> KeyRing:
+    return KeyRing.parse(spec, primary)
 
 
 def keyring() -> KeyRing:
-    """The key ring of the current settings (re-parsed only when the setting changes)."""
-    return _ring_for(settings.PORTAL_ENCRYPTION_KEYS)
+    """The key ring of the current settings (re-parsed only when the settings change)."""
+    return _ring_for(
+        settings.PORTAL_ENCRYPTION_KEYS, getattr(settings, "PORTAL_ENCRYPTION_PRIMARY", "")
+    )
 
 
 def _is_sealed(value: str) -> bool:

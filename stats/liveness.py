@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.encryption import keyring
+
 from .models import SchedulerLease, ServiceHeartbeat
 
 Role = ServiceHeartbeat.Role
@@ -30,13 +32,33 @@ def heartbeat_record(
     acting: bool = False,
     now: dt.datetime | None = None,
 ) -> None:
-    """This process is alive at `now`: create or refresh its row."""
+    """This process is alive at `now`, holding its current key ring: create or refresh its row."""
     now = now or timezone.now()
+    ring = keyring()
     ServiceHeartbeat.objects.update_or_create(
         role=role,
         name=name,
-        defaults={"pid": pid, "started_at": started_at, "last_seen_at": now, "acting": acting},
+        defaults={
+            "pid": pid,
+            "started_at": started_at,
+            "last_seen_at": now,
+            "acting": acting,
+            "key_ids": list(ring.ids),
+            "primary_key_id": ring.primary,
+        },
     )
+
+
+def heartbeat_forget(*, role: str, name: str) -> None:
+    """A process stopping cleanly removes its row at once, so a rolling restart leaves no
+    stale ring behind (a crashed process's row ages out after the watchers' windows)."""
+    ServiceHeartbeat.objects.filter(role=role, name=name).delete()
+
+
+def heartbeats_seen(*, within: dt.timedelta, now: dt.datetime | None = None):
+    """Every process (web, worker, scheduler) that beat within `within` of `now`."""
+    now = now or timezone.now()
+    return ServiceHeartbeat.objects.filter(last_seen_at__gte=now - within).order_by("role", "name")
 
 
 def heartbeats_prune(*, now: dt.datetime | None = None) -> int:

@@ -37,13 +37,15 @@ class RotationOutcomeTotal(models.Model):
 
 
 class ServiceHeartbeat(models.Model):
-    """The last sign of life of one worker or scheduler process, written every few seconds by
-    the process itself; every web process reads the same rows (deep health, /metrics, the
-    dashboard)."""
+    """The last sign of life of one worker, scheduler or web process, written every few seconds
+    by the process itself; every web process reads the same rows (deep health, /metrics, the
+    dashboard). Each row also says which encryption keys the process holds, so a key is made
+    primary only once every process can decrypt with it (rotate_encryption_keys)."""
 
     class Role(models.TextChoices):
         WORKER = "worker", "Worker"
         SCHEDULER = "scheduler", "Scheduler"
+        WEB = "web", "Web"
 
     role = models.CharField(max_length=20, choices=Role.choices)
     name = models.CharField(max_length=200)  # celery@host for a worker, beat@host:pid
@@ -53,6 +55,10 @@ class ServiceHeartbeat(models.Model):
     # Schedulers only: whether this one held the lease (sent the schedule's tasks) at its last
     # beat; a standby beats too, so its death is seen before it is needed.
     acting = models.BooleanField(default=False)
+    # The process's key ring at its last beat: every key id it can decrypt with, and the one it
+    # encrypts with (ids only, never keys).
+    key_ids = models.JSONField(default=list, blank=True)
+    primary_key_id = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         constraints = [

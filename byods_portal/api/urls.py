@@ -8,11 +8,17 @@ from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from .views import HealthViewSet
 
@@ -40,15 +46,25 @@ urlpatterns = [
     # pages are for people at a browser and sit behind the sign-in like every page.
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
     # (DRF marks its views login_not_required; these two are pages, so ask for the sign-in.)
+    # The split view serves Swagger UI's start-up script from `?script`, not inline (CSP).
     path(
-        "docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"
+        "docs/",
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api:schema", template_name="api/swagger_ui.html"
+            )
+        ),
+        name="docs",
     ),
     # Our template drops the Google Fonts that drf-spectacular's ReDoc page links: the docs
     # load only the portal's own static files (templates/api/redoc.html).
     path(
         "redoc/",
+        # ReDoc's search runs in a Web Worker it builds from a blob: allowed on this page only.
         login_required(
-            SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")
+            csp_update({"worker-src": [SELF, "blob:"]})(
+                SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")
+            )
         ),
         name="redoc",
     ),

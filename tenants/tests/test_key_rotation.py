@@ -36,7 +36,7 @@ def test_rotation_reseals_everything_under_the_new_key_and_says_the_old_can_go(s
     call_command("rotate_encryption_keys", "--batch-size", "2")
     out = capsys.readouterr().out
     assert values_per_key() == {"new": 9}
-    assert "key old: 0 values (safe to retire)" in out
+    assert "key old: 0 values (decrypt-only, no values left: retire" in out
     assert "9/9 re-sealed" in out
     settings.PORTAL_ENCRYPTION_KEYS = f"new:{new}"  # the old key is gone: all still readable
     assert sorted(a.client_secret for a in ServiceApp.objects.all()) == [
