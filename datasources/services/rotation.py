@@ -473,7 +473,6 @@ def _rotation_failed(attempt: _Attempt, exc: WebexError, actor) -> RotationResul
             .get(pk=attempt.ds.pk)
         )
         ds.consecutive_failures += 1
-        ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
         ds.claimed_until = None
         ds.inflight_until = _settled_after(exc, now, called_at)  # re-sent once it has settled
@@ -491,6 +490,8 @@ def _rotation_failed(attempt: _Attempt, exc: WebexError, actor) -> RotationResul
             )
         if ds.inflight_until and ds.next_rotation_at and ds.next_rotation_at < ds.inflight_until:
             ds.next_rotation_at = ds.inflight_until  # not before the unanswered call settled
+        # Webex's words, its wait and when the engine tries again, with the trackingId.
+        ds.last_error = explain(exc, retry_at=ds.next_rotation_at, now=now)
         ds.save()
         NonceRecord.objects.filter(nonce=nonce).update(
             error=str(exc)[:500], tracking_id=exc.tracking_id or ""
