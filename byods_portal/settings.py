@@ -341,6 +341,9 @@ SINGLE_FLIGHT_SECONDS = env.int("SINGLE_FLIGHT_SECONDS", default=10)
 # A data source (or org token) with less than this many seconds left is "at risk" even when
 # more than a fifth of its lifetime is left (0: the share alone decides). See core/policy.py.
 AT_RISK_FLOOR_SECONDS = env.int("AT_RISK_FLOOR_SECONDS", default=0)
+# A JWS expiry from Webex more than this many seconds beyond now + the requested lifetime (or
+# already past) is flagged as clock skew and the schedule uses now + lifetime instead.
+JWS_EXPIRY_SKEW_MARGIN_SECONDS = env.int("JWS_EXPIRY_SKEW_MARGIN_SECONDS", default=120)
 # Bulk operations: items one task invocation settles before it queues the next chunk (each
 # item is one Webex call or a few, so a chunk stays well inside the task time limit).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)

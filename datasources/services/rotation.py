@@ -31,6 +31,7 @@ from webex.types import DataSource as RemoteDataSource
 from ..models import DataSource, NonceRecord
 from ._common import _request, new_nonce
 from .calls import AccessTokens, _expiry, _in_flight, _settled_after, _with_refresh
+from .expiry import expiry_apply
 
 Status = DataSource.Status
 
@@ -47,6 +48,9 @@ APPLIED_FIELDS = (
     "nonce",
     "pending_nonce",
     "token_expires_at",
+    "expiry_skew_since",
+    "expiry_reported_at",
+    "expiry_skew_detail",
     "last_rotated_at",
     "next_rotation_at",
     "consecutive_failures",
@@ -65,7 +69,7 @@ def _apply_remote(ds: DataSource, remote: RemoteDataSource, now: dt.datetime) ->
         ds.previous_nonce, ds.previous_token_expires_at = ds.nonce, ds.token_expires_at
     ds.nonce = remote.nonce
     ds.pending_nonce = ""
-    ds.token_expires_at = _expiry(remote)
+    expiry_apply(ds, _expiry(remote), now)  # bounded by now + lifetime; skew flagged
     ds.last_rotated_at = now
     ds.next_rotation_at = (
         _next_rotation(ds.token_expires_at, ds.token_lifetime_minutes, now)
