@@ -23,6 +23,10 @@ if env_file.exists() and env.bool("PORTAL_READ_DOTENV", default=True):
     env.read_env(env_file)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The local demo of `make run` (written by scripts/dev_env.py, with DEBUG off as in
+# production): only then may the seed commands create the demo operator and mirror the
+# emulator's demo world. Never set it on a real portal.
+PORTAL_LOCAL_DEMO = env.bool("PORTAL_LOCAL_DEMO", default=False)
 
 
 def _required_secret(name: str, dev_default: str) -> str:
@@ -420,6 +424,7 @@ LOGGING = {
             "missing": None if LOG_FORMAT == "json" else "-",
         },
         "redact": {"()": "core.logs.RedactingFilter"},
+        "refusals": {"()": "core.logs.RefusalFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
@@ -442,6 +447,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A refused request (403, 404) is one line, without the exception's traceback.
+        "django.request": {"filters": ["refusals"]},
         "celery": {"level": "INFO"},
     },
 }
