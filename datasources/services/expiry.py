@@ -11,16 +11,8 @@ from core import policy as rules
 
 from ..models import DataSource
 
-# The columns `expiry_apply` writes, for callers that save with a list of fields.
-EXPIRY_FIELDS = (
-    "token_expires_at",
-    "expiry_skew_since",
-    "expiry_reported_at",
-    "expiry_skew_detail",
-)
 
-
-def span_words(delta: dt.timedelta) -> str:
+def _span_words(delta: dt.timedelta) -> str:
     """'14 days', '3 hours', '30 minutes', '45 seconds' (the largest unit, rounded down)."""
     seconds = abs(int(delta.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -30,7 +22,7 @@ def span_words(delta: dt.timedelta) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
-def lifetime_words(minutes: int) -> str:
+def _lifetime_words(minutes: int) -> str:
     """'30-minute', '2-hour', '1-day' (as in 'a 30-minute token')."""
     if minutes % 1440 == 0:
         return f"{minutes // 1440}-day"
@@ -39,19 +31,19 @@ def lifetime_words(minutes: int) -> str:
     return f"{minutes}-minute"
 
 
-def skew_detail(
+def _skew_detail(
     *, reported: dt.datetime, lifetime_minutes: int, now: dt.datetime, skew: str
 ) -> str:
     when = (
-        f"{span_words(reported - now)} away"
+        f"{_span_words(reported - now)} away"
         if skew == "ahead"
-        else f"{span_words(now - reported)} in the past"
+        else f"{_span_words(now - reported)} in the past"
     )
     lifetime = dt.timedelta(minutes=lifetime_minutes)
     return (
-        f"Webex reported an expiry {when} for a {lifetime_words(lifetime_minutes)} token "
+        f"Webex reported an expiry {when} for a {_lifetime_words(lifetime_minutes)} token "
         f"({reported.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC): clock skew suspected; "
-        f"scheduling with {span_words(lifetime).replace('minutes', 'min')}"
+        f"scheduling with {_span_words(lifetime).replace('minutes', 'min')}"
     )
 
 
@@ -65,7 +57,7 @@ def expiry_apply(ds: DataSource, reported: dt.datetime | None, now: dt.datetime)
     if check.skew and reported is not None:
         ds.expiry_skew_since = ds.expiry_skew_since or now
         ds.expiry_reported_at = reported
-        ds.expiry_skew_detail = skew_detail(
+        ds.expiry_skew_detail = _skew_detail(
             reported=reported, lifetime_minutes=ds.token_lifetime_minutes, now=now, skew=check.skew
         )
     else:
