@@ -22,6 +22,8 @@ class Kind(models.TextChoices):
     ORG_REAUTHORIZATION = "org_reauthorization", "Org needs reauthorization"
     DRIFT_FOUND = "drift_found", "Drift found"
     OFFBOARDING_STALLED = "offboarding_stalled", "Offboarding stalled"
+    # Webex reported a JWS expiry beyond now + lifetime (or already past): clocks disagree.
+    CLOCK_SKEW = "clock_skew", "Clock skew suspected"
     INCIDENT = "incident", "Incident"
     # The portal's own machinery (no org): a Service App's integration token, the scheduler,
     # the workers.
@@ -43,6 +45,7 @@ SEVERITY = {
     Kind.ORG_REAUTHORIZATION: Severity.CRITICAL,
     Kind.DRIFT_FOUND: Severity.WARNING,
     Kind.OFFBOARDING_STALLED: Severity.WARNING,
+    Kind.CLOCK_SKEW: Severity.WARNING,
     Kind.INCIDENT: Severity.CRITICAL,
     Kind.INTEGRATION_TOKEN_FAILING: Severity.WARNING,
     Kind.SCHEDULER_SILENT: Severity.CRITICAL,

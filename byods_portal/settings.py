@@ -24,6 +24,10 @@ if env_file.exists() and env.bool("PORTAL_READ_DOTENV", default=True):
     env.read_env(env_file)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The local demo of `make run` (written by scripts/dev_env.py, with DEBUG off as in
+# production): only then may the seed commands create the demo operator and mirror the
+# emulator's demo world. Never set it on a real portal.
+PORTAL_LOCAL_DEMO = env.bool("PORTAL_LOCAL_DEMO", default=False)
 
 
 def _required_secret(name: str, dev_default: str) -> str:
@@ -435,6 +439,9 @@ SINGLE_FLIGHT_SECONDS = env.int("SINGLE_FLIGHT_SECONDS", default=10)
 # A data source (or org token) with less than this many seconds left is "at risk" even when
 # more than a fifth of its lifetime is left (0: the share alone decides). See core/policy.py.
 AT_RISK_FLOOR_SECONDS = env.int("AT_RISK_FLOOR_SECONDS", default=0)
+# A JWS expiry from Webex more than this many seconds beyond now + the requested lifetime (or
+# already past) is flagged as clock skew and the schedule uses now + lifetime instead.
+JWS_EXPIRY_SKEW_MARGIN_SECONDS = env.int("JWS_EXPIRY_SKEW_MARGIN_SECONDS", default=120)
 # Bulk operations: items one task invocation settles before it queues the next chunk (each
 # item is one Webex call or a few, so a chunk stays well inside the task time limit).
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=25)
@@ -514,6 +521,7 @@ LOGGING = {
             "missing": None if LOG_FORMAT == "json" else "-",
         },
         "redact": {"()": "core.logs.RedactingFilter"},
+        "refusals": {"()": "core.logs.RefusalFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
@@ -536,6 +544,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A refused request (403, 404) is one line, without the exception's traceback.
+        "django.request": {"filters": ["refusals"]},
         "celery": {"level": "INFO"},
     },
 }

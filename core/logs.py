@@ -6,6 +6,8 @@ logger, including those that propagate from children):
 - `ContextFilter` adds the correlation id bound for the request or task (`audit.context`) and
   the org / data source ids a service named with `log_scope`, unless the call passed them in
   `extra`. The JSON formatter writes them as fields; the text format shows the correlation id.
+- `RefusalFilter` (on the `django.request` logger only) keeps a refused request (4xx) to one
+  line: Django passes the PermissionDenied / Http404 along, which would print a traceback.
 - `RedactingFilter` (with `JsonFormatter` for tracebacks) is the safety net: it masks bearer
   tokens, `Authorization:` values and other credential shapes (`core.scrub`) in the message,
   in the traceback and in `extra` values, and blanks `extra` fields whose name says they hold
@@ -49,6 +51,22 @@ class ContextFilter(logging.Filter):
         for key, value in log_fields().items():
             if getattr(record, key, None) is None:
                 setattr(record, key, value)
+        return True
+
+
+class RefusalFilter(logging.Filter):
+    """One line, no traceback, for a request the portal refused (a 4xx: 403, 404, 400).
+
+    Django logs "Forbidden (Permission denied): /path" and "Not Found: /path" with the
+    exception that made them, so every refused request printed a traceback as if it were a
+    crash. On the `django.request` logger (a logger filter, so every handler and tests'
+    caplog see the same record) the exception is dropped below 500; a 500 keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
         return True
 
 

@@ -48,6 +48,9 @@ class Policy:
     # Offboarding: back-off between attempts (then hourly), and when a silent attempt stalls.
     offboard_retry_minutes: tuple[int, ...] = (1, 2, 4, 8, 15, 30, 60)
     offboard_attempt: dt.timedelta = dt.timedelta(minutes=15)
+    # A JWS expiry from Webex more than this beyond now + the requested lifetime (or already
+    # past) is not believed: clock skew at Webex or here (JWS_EXPIRY_SKEW_MARGIN_SECONDS).
+    expiry_skew_margin: dt.timedelta = dt.timedelta(seconds=120)
 
     @classmethod
     def from_settings(cls) -> Policy:
@@ -60,6 +63,7 @@ class Policy:
             at_risk_floor=dt.timedelta(seconds=settings.AT_RISK_FLOOR_SECONDS),
             refresh_remaining=settings.TOKEN_REFRESH_REMAINING_FRACTION,
             refresh_max_interval=dt.timedelta(days=settings.TOKEN_REFRESH_MAX_INTERVAL_DAYS),
+            expiry_skew_margin=dt.timedelta(seconds=settings.JWS_EXPIRY_SKEW_MARGIN_SECONDS),
         )
 
 
@@ -149,6 +153,38 @@ def settled_at(now: dt.datetime, p: Policy | None = None) -> dt.datetime:
 def coalesces(done_at: dt.datetime | None, now: dt.datetime, p: Policy | None = None) -> bool:
     """Is work finished at `done_at` recent enough to answer a "do it now" with "done"?"""
     return done_at is not None and now - done_at < (p or policy()).single_flight
+
+
+@dataclass(frozen=True)
+class ExpiryCheck:
+    """A JWS expiry from Webex, checked: the value to schedule with, and why it was not
+    believed ("ahead": beyond now + lifetime + margin; "past": already expired), or ""."""
+
+    expires_at: dt.datetime | None
+    skew: str = ""
+
+
+def bounded_expiry(
+    *,
+    reported: dt.datetime | None,
+    lifetime_minutes: int,
+    now: dt.datetime,
+    p: Policy | None = None,
+) -> ExpiryCheck:
+    """Never schedule with an expiry later than now + the lifetime asked for: min(reported,
+    now + lifetime). A value beyond that by more than the margin, or already past, is flagged
+    as clock skew. A past one is scheduled with now + lifetime too: rotating at once would
+    only bring another past expiry on every sweep, hammering Webex while the alert asks a
+    person to look."""
+    p = p or policy()
+    if reported is None:
+        return ExpiryCheck(None)
+    latest = now + dt.timedelta(minutes=lifetime_minutes)
+    if reported <= now:
+        return ExpiryCheck(latest, "past")
+    if reported > latest + p.expiry_skew_margin:
+        return ExpiryCheck(latest, "ahead")
+    return ExpiryCheck(min(reported, latest))
 
 
 # ------------------------------------------------------------------------- risk

@@ -47,6 +47,12 @@ class DataSource(models.Model):
     last_rotated_at = models.DateTimeField(null=True, blank=True)
     at_risk_alerted_at = models.DateTimeField(null=True, blank=True)
     missing_at_webex_since = models.DateTimeField(null=True, blank=True)
+    # Clock skew: Webex's last tokenExpiryTime was beyond now + lifetime (+ a margin) or already
+    # past. `token_expires_at` then holds the bounded value the schedule uses; these keep
+    # what Webex said, since when, and the sentence the page shows. Cleared by a sane expiry.
+    expiry_skew_since = models.DateTimeField(null=True, blank=True)
+    expiry_reported_at = models.DateTimeField(null=True, blank=True)
+    expiry_skew_detail = models.CharField(max_length=300, blank=True)
     # Scheduled maintenance: disable at a time with a message, enable again later.
     maintenance_disable_at = models.DateTimeField(null=True, blank=True)
     maintenance_enable_at = models.DateTimeField(null=True, blank=True)

@@ -276,7 +276,7 @@ def datasource_rotate(request, public_id: uuid.UUID):
         "already_rotated": (messages.INFO, f"Not rotated again: {result.detail}."),
         "rate_limited": (
             messages.WARNING,
-            f"Webex is rate-limiting; the rotation is retried shortly. {result.detail}",
+            f"Not rotated yet. {result.detail}",
         ),
         "failed": (messages.ERROR, f"Rotation failed: {result.detail}"),
         "paused": (messages.WARNING, f"Not rotated: {result.detail}; rotation is paused."),

@@ -169,7 +169,7 @@ class RotateKind(DataSourceKind):
     perm = Perm.EDIT_DATASOURCES
     # How a refusal of the rotation engine reads on the item, by its outcome.
     FAILED = {
-        "rate_limited": "Webex is rate-limiting; the rotation engine retries it shortly",
+        "rate_limited": "not rotated yet",
         "paused": "rotation is paused",
         "missing": "gone at Webex",
     }

@@ -493,17 +493,17 @@ class WebexClient:
             or response.reason
             or "error"
         )
-        retry_after = None
+        retry_after = sent = None
         if response.status_code in (423, 429):
-            retry_after = _retry_after(response)
-            if retry_after is None:
-                retry_after = DEFAULT_RETRY_AFTER
+            sent = _retry_after(response)
+            retry_after = DEFAULT_RETRY_AFTER if sent is None else sent
         cls = error_class_for(response.status_code, code)
         return cls(
             str(message),
             status=response.status_code,
             tracking_id=body.get("trackingId") or tid,
             retry_after=retry_after,
+            retry_after_sent=sent is not None,
             errors=[d for d in descriptions if d],
             code=code,
             method=method,

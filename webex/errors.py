@@ -19,6 +19,7 @@ class WebexError(Exception):
         status: int | None = None,
         tracking_id: str | None = None,
         retry_after: float | None = None,
+        retry_after_sent: bool | None = None,
         errors: list[str] | None = None,
         code: str | None = None,
         method: str | None = None,
@@ -28,6 +29,10 @@ class WebexError(Exception):
         self.status = status
         self.tracking_id = tracking_id
         self.retry_after = retry_after
+        # Did Webex send the wait (a Retry-After header), or is `retry_after` our default?
+        self.retry_after_sent = (
+            retry_after is not None if retry_after_sent is None else retry_after_sent
+        )
         self.errors = errors or []
         self.code = code
         self.method = method

@@ -102,6 +102,19 @@ def _datasource_conditions(now: dt.datetime) -> dict[str, Condition]:
     return found
 
 
+def _clock_skew_conditions() -> dict[str, Condition]:
+    """Data sources whose last JWS expiry from Webex was out of bounds (clock skew): the
+    flag the rotation stores, with its sentence; it clears with the next sane expiry."""
+    flagged = DataSource.objects.filter(deleted_at__isnull=True, expiry_skew_since__isnull=False)
+    columns = ("pk", "org_id", "org__name", "url", "expiry_skew_detail")
+    return {
+        f"{Kind.CLOCK_SKEW}:ds:{pk}": Condition(
+            Kind.CLOCK_SKEW, org_id, pk, f"{org_name} – {url}: {detail}"[:500]
+        )
+        for pk, org_id, org_name, url, detail in flagged.values_list(*columns)
+    }
+
+
 def _drift_conditions() -> dict[str, Condition]:
     """One condition per org with open drift findings."""
     drift = (
@@ -159,6 +172,7 @@ def _conditions(now: dt.datetime) -> dict[str, Condition]:
     return (
         _org_conditions(now)
         | _datasource_conditions(now)
+        | _clock_skew_conditions()
         | stalled
         | _drift_conditions()
         | _service_app_conditions(now)

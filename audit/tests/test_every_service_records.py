@@ -32,6 +32,9 @@ EXEMPT = {
     ),
     "datasources.services._common.new_nonce": "returns a random string",
     "datasources.services.rotation.datasource_claim_due": "a work lease; the rotation is audited",
+    "datasources.services.expiry.expiry_apply": (
+        "sets the expiry fields in memory; the rotation or registration saving them is audited"
+    ),
     "audit.services.audit_record": "the recorder itself",
     "audit.services.audit_record_failure": "the recorder itself",
     "audit.services.audit_record_many": "the recorder itself",

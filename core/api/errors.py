@@ -25,6 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core import policy as rules
 from core.errors import PortalError
+from core.webex_adapter import explain
 from webex.errors import WebexError, WebexRateLimited
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def api_exception_handler(exc, context) -> Response | None:
             refusal["Retry-After"] = "5"
         return refusal
     if isinstance(exc, WebexError):
-        return _webex(exc, f"Webex call failed: {exc.message}")
+        return _webex(exc, explain(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's 500 handling (and its logging) takes over

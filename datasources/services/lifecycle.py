@@ -30,6 +30,7 @@ from ._common import (
     new_nonce,
 )
 from .calls import AccessTokens, _expiry, _push, _settled_after, _take_lease, _with_refresh
+from .expiry import expiry_apply
 from .rotation import _apply_remote, _next_rotation
 
 logger = logging.getLogger(__name__)
@@ -105,9 +106,9 @@ def datasource_register(
                 subject=data.subject,
                 token_lifetime_minutes=data.token_lifetime_minutes,
                 nonce=nonce,
-                token_expires_at=_expiry(remote),
                 last_rotated_at=now,
             )
+            expiry_apply(ds, _expiry(remote), now)  # bounded by now + lifetime; skew flagged
             ds.next_rotation_at = _next_rotation(
                 ds.token_expires_at, ds.token_lifetime_minutes, now
             )

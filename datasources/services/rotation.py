@@ -31,6 +31,7 @@ from webex.types import DataSource as RemoteDataSource
 from ..models import DataSource, NonceRecord
 from ._common import _request, new_nonce
 from .calls import AccessTokens, _expiry, _in_flight, _settled_after, _with_refresh
+from .expiry import expiry_apply
 
 Status = DataSource.Status
 
@@ -47,6 +48,9 @@ APPLIED_FIELDS = (
     "nonce",
     "pending_nonce",
     "token_expires_at",
+    "expiry_skew_since",
+    "expiry_reported_at",
+    "expiry_skew_detail",
     "last_rotated_at",
     "next_rotation_at",
     "consecutive_failures",
@@ -65,7 +69,7 @@ def _apply_remote(ds: DataSource, remote: RemoteDataSource, now: dt.datetime) ->
         ds.previous_nonce, ds.previous_token_expires_at = ds.nonce, ds.token_expires_at
     ds.nonce = remote.nonce
     ds.pending_nonce = ""
-    ds.token_expires_at = _expiry(remote)
+    expiry_apply(ds, _expiry(remote), now)  # bounded by now + lifetime; skew flagged
     ds.last_rotated_at = now
     ds.next_rotation_at = (
         _next_rotation(ds.token_expires_at, ds.token_lifetime_minutes, now)
@@ -473,7 +477,6 @@ def _rotation_failed(attempt: _Attempt, exc: WebexError, actor) -> RotationResul
             .get(pk=attempt.ds.pk)
         )
         ds.consecutive_failures += 1
-        ds.last_error = explain(exc)
         ds.last_tracking_id = exc.tracking_id or ""
         ds.claimed_until = None
         ds.inflight_until = _settled_after(exc, now, called_at)  # re-sent once it has settled
@@ -491,6 +494,8 @@ def _rotation_failed(attempt: _Attempt, exc: WebexError, actor) -> RotationResul
             )
         if ds.inflight_until and ds.next_rotation_at and ds.next_rotation_at < ds.inflight_until:
             ds.next_rotation_at = ds.inflight_until  # not before the unanswered call settled
+        # Webex's words, its wait and when the engine tries again, with the trackingId.
+        ds.last_error = explain(exc, retry_at=ds.next_rotation_at, now=now)
         ds.save()
         NonceRecord.objects.filter(nonce=nonce).update(
             error=str(exc)[:500], tracking_id=exc.tracking_id or ""

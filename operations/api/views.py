@@ -65,7 +65,7 @@ ITEM_EXAMPLE = {
     "target_id": "9d4f6b1e-2c3a-4b5d-8e7f-0a1b2c3d4e55",
     "target_label": "Globex Retail · https://rx.byods.example.com/feed",
     "state": "failed",
-    "reason": "Webex refused: 500 Injected failure (trackingId ROUTER_6540A1B2)",
+    "reason": "Webex refused: 500 Injected failure (Webex trackingId: ROUTER_6540A1B2)",
     "attempts": 1,
     "finished_at": "2026-11-23T09:00:12Z",
 }

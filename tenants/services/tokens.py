@@ -184,7 +184,7 @@ def _refresh_failed(
     )
     token.next_refresh_at = retry_at
     token.claimed_until = None
-    token.last_error = explain(exc)
+    token.last_error = explain(exc, retry_at=retry_at, now=now)
     token.last_tracking_id = exc.tracking_id or ""
     token.save()
     audit_record(

@@ -1,8 +1,9 @@
 """Create the demo operator for `make run` once; print its credentials on every run.
 
 The password is kept in `var/demo-operator.txt` (mode 0600, git-ignored) so a developer who
-missed the first run's output can still sign in. This command refuses to run with DEBUG off:
-a production database never gets a demo account.
+missed the first run's output can still sign in. This command refuses to run outside the local
+demo (PORTAL_LOCAL_DEMO, which `make run` writes): a production database never gets a demo
+account.
 """
 
 from pathlib import Path
@@ -19,11 +20,16 @@ DEMO_OPERATOR = "operator@example.com"
 
 
 class Command(BaseCommand):
-    help = "Create the demo operator account for local use (DEBUG only) and print how to sign in."
+    help = (
+        "Create the demo operator account for local use (local demo only) and print how to sign in."
+    )
 
     def handle(self, *args, **options):
-        if not settings.DEBUG:
-            raise CommandError("seed_demo only runs with DJANGO_DEBUG=true (local demos).")
+        if not (settings.PORTAL_LOCAL_DEMO or settings.DEBUG):
+            raise CommandError(
+                "seed_demo only runs for local demos: PORTAL_LOCAL_DEMO=true "
+                "(or DJANGO_DEBUG=true)."
+            )
         credentials = Path(settings.VAR_DIR) / "demo-operator.txt"
         exists = get_user_model().objects.filter(username=DEMO_OPERATOR).exists()
         if not exists:

@@ -3,7 +3,7 @@
 Waits for the emulator, reads its Service App and partner integration token from the control
 surface, adds the Service App, registers the authorization webhooks (so authorizing another org
 in the emulator onboards it here on its own), and onboards the orgs that already authorized.
-DEBUG only: a production portal never reads an emulator's control surface.
+Local demo only (PORTAL_LOCAL_DEMO): a production portal never reads an emulator's control surface.
 """
 
 import time
@@ -18,7 +18,7 @@ from tenants.models import CustomerOrg, ServiceApp
 
 
 class Command(BaseCommand):
-    help = "Add the emulator's demo Service App and orgs to the portal (DEBUG only, once)."
+    help = "Add the emulator's demo Service App and orgs to the portal (local demo only, once)."
 
     def add_arguments(self, parser):
         parser.add_argument("--wait", type=float, default=30.0, help="Seconds to wait for it.")
@@ -27,8 +27,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, wait, portal_url, **options):
-        if not settings.DEBUG:
-            raise CommandError("seed_demo_webex only runs with DJANGO_DEBUG=true (local demos).")
+        if not (settings.PORTAL_LOCAL_DEMO or settings.DEBUG):
+            raise CommandError(
+                "seed_demo_webex only runs for local demos: PORTAL_LOCAL_DEMO=true "
+                "(or DJANGO_DEBUG=true)."
+            )
         if ServiceApp.objects.exists():
             self.stdout.write("Demo Service App already present: nothing to seed.")
             return
