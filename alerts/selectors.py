@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from .models import Alert, AlertChannel, Kind
+from .presentation import ALERT_RELATED
 
 
 def alert_list(
@@ -18,9 +19,7 @@ def alert_list(
     org_public_id: uuid.UUID | None = None,
 ) -> QuerySet[Alert]:
     """Alerts newest first (open ones by default), with everything a list row shows."""
-    qs = Alert.objects.select_related(
-        "org", "service_app", "datasource", "owner", "acknowledged_by"
-    )
+    qs = Alert.objects.select_related(*ALERT_RELATED)
     if state != "all":
         qs = qs.filter(resolved_at__isnull=True)
     if org_public_id:
@@ -53,7 +52,7 @@ def alert_open_count(*, cap: int = OPEN_COUNT_CAP) -> tuple[int, bool]:
 def alert_get_for_user(user, public_id: uuid.UUID) -> Alert:
     if not user.is_authenticated:
         raise Http404
-    alert = Alert.objects.select_related("org", "service_app").filter(public_id=public_id).first()
+    alert = Alert.objects.select_related(*ALERT_RELATED).filter(public_id=public_id).first()
     if alert is None:
         raise Http404("No such alert")
     return alert
