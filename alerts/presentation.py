@@ -96,12 +96,24 @@ def _org_token(alert: Alert):
     return getattr(alert.org, "token", None) if alert.org is not None else None
 
 
-def _drift_words(alert: Alert) -> tuple[str, Cause]:
-    findings = list(
-        DriftFinding.objects.filter(org_id=alert.org_id, resolved_at__isnull=True)
+def _open_findings(org_ids) -> dict[int, list[DriftFinding]]:
+    """org id -> its open drift findings, oldest first (one query for a whole page)."""
+    found: dict[int, list[DriftFinding]] = {org_id: [] for org_id in org_ids}
+    if not found:
+        return found
+    rows = (
+        DriftFinding.objects.filter(org_id__in=list(found), resolved_at__isnull=True)
         .select_related("datasource")
         .order_by("found_at", "pk")
     )
+    for finding in rows:
+        found[finding.org_id].append(finding)
+    return found
+
+
+def _drift_words(alert: Alert, findings: list[DriftFinding] | None) -> tuple[str, Cause]:
+    if findings is None:
+        findings = _open_findings([alert.org_id]).get(alert.org_id or 0, [])
     n = len(findings)
     if not n:
         return alert.summary, Cause(since=alert.opened_at)
@@ -124,7 +136,9 @@ def _drift_words(alert: Alert) -> tuple[str, Cause]:
     return head, Cause(error="; ".join(kinds), since=since)
 
 
-def _headline_and_cause(alert: Alert, now: dt.datetime) -> tuple[str, Cause]:
+def _headline_and_cause(
+    alert: Alert, now: dt.datetime, findings: list[DriftFinding] | None = None
+) -> tuple[str, Cause]:
     kind, ds, org = alert.kind, alert.datasource, alert.org
     opened = Cause(since=alert.opened_at)
     if kind in (Kind.TOKEN_AT_RISK, Kind.ROTATION_FAILING) and ds is not None:
@@ -158,7 +172,7 @@ def _headline_and_cause(alert: Alert, now: dt.datetime) -> tuple[str, Cause]:
             cause,
         )
     if kind == Kind.DRIFT_FOUND and org is not None:
-        return _drift_words(alert)
+        return _drift_words(alert, findings)
     if kind == Kind.INTEGRATION_TOKEN_FAILING and alert.service_app is not None:
         app = alert.service_app
         expires = app.integration_token_expires_at
@@ -239,11 +253,28 @@ def _next_step(alert: Alert) -> NextStep:
     return NextStep("Follow the incident and resolve it here when it is over.")
 
 
-def present(alert: Alert, now: dt.datetime | None = None) -> Presented:
-    """The alert as staff read it now. A resolved alert keeps its title as headline."""
+def present_many(alerts, now: dt.datetime | None = None) -> dict[int, Presented]:
+    """alert pk -> how it reads now, for a page of alerts: the drift findings of every drift
+    alert on the page are read in one query, the rest comes with `ALERT_RELATED`."""
+    now = now or timezone.now()
+    alerts = list(alerts)
+    findings = _open_findings(
+        {a.org_id for a in alerts if a.kind == Kind.DRIFT_FOUND and a.is_open and a.org_id}
+    )
+    return {a.pk: present(a, now, findings=findings.get(a.org_id)) for a in alerts}
+
+
+def present(
+    alert: Alert,
+    now: dt.datetime | None = None,
+    *,
+    findings: list[DriftFinding] | None = None,
+) -> Presented:
+    """The alert as staff read it now. A resolved alert keeps its title as headline.
+    `findings`: the org's open drift findings, when the caller read them already."""
     now = now or timezone.now()
     if alert.is_open:
-        headline, cause = _headline_and_cause(alert, now)
+        headline, cause = _headline_and_cause(alert, now, findings)
     else:
         headline, cause = alert.summary, Cause(since=alert.opened_at)
     return Presented(

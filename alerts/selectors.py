@@ -69,12 +69,14 @@ def alertchannel_get(public_id: uuid.UUID) -> AlertChannel:
     return channel
 
 
-def alert_open_counts_by_kind() -> dict[str, int]:
-    """kind -> open alerts (/metrics); one GROUP BY over the open episodes only."""
-    return dict(
-        Alert.objects.filter(resolved_at__isnull=True)
+def alert_open_counts_by_kind() -> dict[tuple[str, str], int]:
+    """(kind, severity) -> open alerts (/metrics); one GROUP BY over the open episodes only.
+    Severity is each episode's own (it follows the deadline), not a fixed one per kind."""
+    return {
+        (kind, severity): n
+        for kind, severity, n in Alert.objects.filter(resolved_at__isnull=True)
         .order_by()
-        .values("kind")
+        .values("kind", "severity")
         .annotate(n=Count("pk"))
-        .values_list("kind", "n")
-    )
+        .values_list("kind", "severity", "n")
+    }

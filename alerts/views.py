@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,7 +27,7 @@ from core.views import service_call
 from . import selectors, services
 from .forms import ChannelForm, IncidentForm, QuietForm
 from .models import Kind, Quiet
-from .presentation import present
+from .presentation import present, present_many
 
 
 def _back(request, default: str = "alerts:list"):
@@ -57,9 +56,9 @@ def alert_list(request):
         params |= overrides
         return urlencode({k: v for k, v in params.items() if v})
 
-    now = timezone.now()
+    shown = present_many(page.object_list)
     for alert in page.object_list:
-        alert.shown = present(alert, now)
+        alert.shown = shown[alert.pk]
     return render(
         request,
         "alerts/alert_list.html",

@@ -135,7 +135,9 @@ class AlertSerializer(serializers.ModelSerializer):
         return "open" if alert.is_open else "resolved"
 
     def _shown(self, alert: Alert):
-        cache = self.__dict__.setdefault("_presented_cache", {})
+        cache = self.context.get("presented")
+        if cache is None:
+            cache = self.__dict__.setdefault("_presented_cache", {})
         if alert.pk not in cache:
             cache[alert.pk] = present(alert)
         return cache[alert.pk]

@@ -18,6 +18,7 @@ from tenants.api.views import ORG_EXAMPLE
 
 from .. import selectors, services, tasks
 from ..models import Alert, AlertChannel
+from ..presentation import present_many
 from .filters import AlertFilter
 from .serializers import (
     AlertSerializer,
@@ -117,7 +118,9 @@ class AlertViewSet(PortalViewSet):
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        context = self.get_serializer_context() | {"presented": present_many(page)}
+        serializer = AlertSerializer(page, many=True, context=context)
+        return self.get_paginated_response(serializer.data)
 
     @extend_schema(summary="One alert", tags=["alerts"], examples=[example("alert", ALERT_EXAMPLE)])
     def retrieve(self, request, id):

@@ -12,7 +12,7 @@ from audit.vocabulary import Action
 from datasources.models import DataSource
 from tenants.models import CustomerOrg
 
-from ..models import Alert, Kind, Quiet
+from ..models import SEVERITY, Alert, Kind, Quiet
 from ._common import _audit
 
 
@@ -63,6 +63,7 @@ def alert_incident_raise(
         datasource=datasource,
         owner_id=org.owner_id,
         summary=summary[:500],
+        severity=SEVERITY[Kind.INCIDENT],
     )
     alert.dedup_key = f"{Kind.INCIDENT}:{alert.public_id}"
     alert.full_clean()
