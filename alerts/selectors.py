@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from .models import Alert, AlertChannel, Kind
-from .presentation import ALERT_RELATED
+from .presentation import ALERT_RELATED, present_many
 
 
 def alert_list(
@@ -33,8 +33,13 @@ def alert_list(
 
 
 def alerts_open(limit: int = 10) -> list[Alert]:
-    """For the dashboard: the newest open alerts (one row per episode, so deduplicated)."""
-    return list(alert_list(state="open")[:limit])
+    """For the dashboard: the newest open alerts (one row per episode, so deduplicated), each
+    with `shown`: how it reads now (alerts.presentation: headline, severity, owner...)."""
+    alerts = list(alert_list(state="open")[:limit])
+    shown = present_many(alerts)
+    for alert in alerts:
+        alert.shown = shown[alert.pk]  # type: ignore[attr-defined]
+    return alerts
 
 
 OPEN_COUNT_CAP = 1000

@@ -212,3 +212,30 @@ def test_next_steps_by_kind(org, register, webex_world):
     )
     assert present(incident).next_step.url == "" and present(incident).severity == "critical"
     assert timezone.now() >= reauth.opened_at
+
+
+def test_a_data_source_disabled_at_webex_is_a_critical_drift_alert_naming_it(
+    org, register, webex_world, client_for
+):
+    from datasources.services import datasources_reconcile_org
+    from datasources.tests.test_not_flowing import change_at_webex
+
+    ds = register()
+    change_at_webex(webex_world, org, ds, status="disabled", error_message="Paused at Webex")
+    datasources_reconcile_org(org=org, actor=SYSTEM)
+    alert = Alert.objects.get(pk=evaluate().opened[0])
+    assert alert.kind == Kind.DRIFT_FOUND and alert.severity == "critical"
+    shown = present(alert)
+    assert shown.headline == (
+        "1 difference between the portal and Webex for Globex Retail; "
+        f"not flowing: {ds.url} (disabled at Webex)"
+    )
+    assert shown.next_step.label == "Adopt or repair drift"
+    drift = reverse("datasources:drift_list", args=[org.public_id])
+    clients = {persona: client_for(persona) for persona in ("operator", "onboarding", "auditor")}
+    for persona, has_button in (("operator", True), ("onboarding", False), ("auditor", False)):
+        html = clients[persona].get(reverse("alerts:list")).content.decode()
+        assert "not flowing: " in html and "Critical" in html
+        assert (f'href="{drift}"' in html) is has_button
+    dashboard = clients["auditor"].get(reverse("dashboard")).content.decode()
+    assert f"not flowing: {ds.url} (disabled at Webex)" in dashboard
