@@ -62,3 +62,20 @@ class IncidentForm(PortalFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Sent to the channels that receive incidents, with the org and its owner.",
     )
+
+
+class QuietForm(PortalFormMixin, forms.Form):
+    """Snooze (an end time is required) or silence (empty end time: until resolved)."""
+
+    until = forms.DateTimeField(
+        required=False,
+        label="Until (UTC)",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="A snooze needs one; a silence without one lasts until the alert resolves.",
+    )
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        help_text="Why nobody needs to hear of it for now (recorded in the audit trail).",
+    )

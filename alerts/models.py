@@ -37,12 +37,15 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-# A kind's severity: critical when data stops (or will, with nothing in the portal to stop it)
-# unless someone acts now.
+# Higher is worse: an episode whose condition moves up a rank escalates (and notifies again).
+SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+# A kind's severity when it opens, unless the evaluation says otherwise: the deadline decides
+# for tokens (at risk: warning; lapsed: critical), see `alerts.services.evaluation`.
 SEVERITY = {
     Kind.TOKEN_AT_RISK: Severity.WARNING,
     Kind.ROTATION_FAILING: Severity.WARNING,
-    Kind.ORG_REAUTHORIZATION: Severity.CRITICAL,
+    Kind.ORG_REAUTHORIZATION: Severity.WARNING,
     Kind.DRIFT_FOUND: Severity.WARNING,
     Kind.OFFBOARDING_STALLED: Severity.WARNING,
     Kind.CLOCK_SKEW: Severity.WARNING,
@@ -51,6 +54,15 @@ SEVERITY = {
     Kind.SCHEDULER_SILENT: Severity.CRITICAL,
     Kind.NO_WORKER: Severity.CRITICAL,
 }
+
+
+class Quiet(models.TextChoices):
+    """An operator's "not now": the alert still shows (greyed) but notifies nobody until the
+    end time (a snooze), or until the end time or its resolution (a silence). Either ends
+    early when the alert escalates."""
+
+    SNOOZED = "snoozed", "Snoozed"
+    SILENCED = "silenced", "Silenced"
 
 
 class Alert(models.Model):
@@ -77,7 +89,19 @@ class Alert(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_alerts",
     )
+    # A short title for history and search ("JWS at risk: Globex – https://..."): what staff
+    # read is the headline, computed from the current state (alerts.presentation).
     summary = models.CharField(max_length=500)
+    # Follows the deadline (at risk: warning; lapsed: critical); rises are escalations.
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_notified_at = models.DateTimeField(null=True, blank=True)
+    # Snoozed or silenced: `quiet_until` null with SILENCED means "until resolved".
+    quiet = models.CharField(max_length=10, choices=Quiet.choices, blank=True)
+    quiet_until = models.DateTimeField(null=True, blank=True)
+    quiet_reason = models.CharField(max_length=500, blank=True)
+    quiet_by_label = models.CharField(max_length=150, blank=True)
+    quiet_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     acknowledged_by = models.ForeignKey(
@@ -131,9 +155,11 @@ class Alert(models.Model):
             return f"Service App {self.service_app.name}"
         return "the portal"
 
-    @property
-    def severity(self) -> str:
-        return SEVERITY[Kind(self.kind)]
+    def is_quiet(self, now=None) -> bool:
+        """Snoozed or silenced right now: shown greyed, notifies nobody."""
+        if not self.quiet or self.resolved_at is not None:
+            return False
+        return self.quiet_until is None or self.quiet_until > (now or timezone.now())
 
 
 class AlertChannel(models.Model):
@@ -158,7 +184,8 @@ class AlertChannel(models.Model):
 
 
 class AlertDelivery(models.Model):
-    """One notification (an episode's opening or its resolution) to one channel by one medium.
+    """One notification (an episode's opening, escalation or resolution) to one channel by one
+    medium.
 
     The unique constraint and `sent_at` are what make delivery at-most-once per episode: a
     retried task sends only rows that are still unsent, and claims each with a lease first.
@@ -166,6 +193,7 @@ class AlertDelivery(models.Model):
 
     class Event(models.TextChoices):
         OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated"
         RESOLVED = "resolved", "Resolved"
 
     class Medium(models.TextChoices):

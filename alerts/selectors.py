@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from .models import Alert, AlertChannel, Kind
+from .presentation import ALERT_RELATED, present_many
 
 
 def alert_list(
@@ -18,9 +19,7 @@ def alert_list(
     org_public_id: uuid.UUID | None = None,
 ) -> QuerySet[Alert]:
     """Alerts newest first (open ones by default), with everything a list row shows."""
-    qs = Alert.objects.select_related(
-        "org", "service_app", "datasource", "owner", "acknowledged_by"
-    )
+    qs = Alert.objects.select_related(*ALERT_RELATED)
     if state != "all":
         qs = qs.filter(resolved_at__isnull=True)
     if org_public_id:
@@ -34,8 +33,13 @@ def alert_list(
 
 
 def alerts_open(limit: int = 10) -> list[Alert]:
-    """For the dashboard: the newest open alerts (one row per episode, so deduplicated)."""
-    return list(alert_list(state="open")[:limit])
+    """For the dashboard: the newest open alerts (one row per episode, so deduplicated), each
+    with `shown`: how it reads now (alerts.presentation: headline, severity, owner...)."""
+    alerts = list(alert_list(state="open")[:limit])
+    shown = present_many(alerts)
+    for alert in alerts:
+        alert.shown = shown[alert.pk]  # type: ignore[attr-defined]
+    return alerts
 
 
 OPEN_COUNT_CAP = 1000
@@ -53,7 +57,7 @@ def alert_open_count(*, cap: int = OPEN_COUNT_CAP) -> tuple[int, bool]:
 def alert_get_for_user(user, public_id: uuid.UUID) -> Alert:
     if not user.is_authenticated:
         raise Http404
-    alert = Alert.objects.select_related("org", "service_app").filter(public_id=public_id).first()
+    alert = Alert.objects.select_related(*ALERT_RELATED).filter(public_id=public_id).first()
     if alert is None:
         raise Http404("No such alert")
     return alert
@@ -70,12 +74,14 @@ def alertchannel_get(public_id: uuid.UUID) -> AlertChannel:
     return channel
 
 
-def alert_open_counts_by_kind() -> dict[str, int]:
-    """kind -> open alerts (/metrics); one GROUP BY over the open episodes only."""
-    return dict(
-        Alert.objects.filter(resolved_at__isnull=True)
+def alert_open_counts_by_kind() -> dict[tuple[str, str], int]:
+    """(kind, severity) -> open alerts (/metrics); one GROUP BY over the open episodes only.
+    Severity is each episode's own (it follows the deadline), not a fixed one per kind."""
+    return {
+        (kind, severity): n
+        for kind, severity, n in Alert.objects.filter(resolved_at__isnull=True)
         .order_by()
-        .values("kind")
+        .values("kind", "severity")
         .annotate(n=Count("pk"))
-        .values_list("kind", "n")
-    )
+        .values_list("kind", "severity", "n")
+    }

@@ -31,18 +31,28 @@ def evaluate() -> dict[str, int]:
         report = services.alerts_evaluate()
     for pk in report.opened:
         enqueue_on_commit(deliver, pk, "opened")
+    for pk in report.escalated:
+        enqueue_on_commit(deliver, pk, "escalated")
     for pk in report.resolved:
         enqueue_on_commit(deliver, pk, "resolved")
     stale = timezone.now() - REQUEUE_AFTER
     late = Alert.objects.filter(
         Q(notified_at__isnull=True, opened_at__lt=stale)
+        | Q(escalated_at__lt=stale, escalation_notified_at__isnull=True)
         | Q(resolved_at__lt=stale, resolution_notified_at__isnull=True)
-    ).values_list("pk", "notified_at")[:100]
-    for pk, notified_at in late:
-        enqueue_on_commit(deliver, pk, "opened" if notified_at is None else "resolved")
+    ).values_list("pk", "notified_at", "escalated_at", "escalation_notified_at")[:100]
+    for pk, notified_at, escalated_at, escalation_notified_at in late:
+        if notified_at is None:
+            event = "opened"
+        elif escalated_at is not None and escalation_notified_at is None:
+            event = "escalated"
+        else:
+            event = "resolved"
+        enqueue_on_commit(deliver, pk, event)
     return {
         "opened": len(report.opened),
         "touched": report.touched,
+        "escalated": len(report.escalated),
         "resolved": len(report.resolved),
     }
 
@@ -56,8 +66,8 @@ def evaluate() -> dict[str, int]:
     max_retries=5,
 )
 def deliver(self, alert_id: int, event: str) -> dict[str, int]:
-    """Send one episode's opening or resolution; unsent notices make the task retry. Sent
-    ones are never sent again (see `alert_deliver`)."""
+    """Send one episode's opening, escalation or resolution; unsent notices make the task
+    retry. Sent ones are never sent again (see `alert_deliver`)."""
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None:
         return {"sent": 0, "failed": 0, "pending": 0}

@@ -4,8 +4,9 @@ Who may do what:
 - every staff role reads alerts (VIEW_PORTAL);
 - acknowledging ("I am on it") needs EDIT_DATASOURCES: operators and onboarding staff, the
   people named as org owners who act on alerts, but not auditors, who change nothing;
-- raising and resolving incidents and managing channels (where customer names are sent), and
-  sending a channel a test notification, are operator actions (OPERATE).
+- raising and resolving incidents and managing channels (where customer names are sent),
+  sending a channel a test notification, and snoozing, silencing or waking an alert (which
+  decides what the teams hear) are operator actions (OPERATE).
 """
 
 import uuid
@@ -24,8 +25,9 @@ from core.queueing import enqueue_on_commit
 from core.views import service_call
 
 from . import selectors, services
-from .forms import ChannelForm, IncidentForm
-from .models import Kind
+from .forms import ChannelForm, IncidentForm, QuietForm
+from .models import Kind, Quiet
+from .presentation import present, present_many
 
 
 def _back(request, default: str = "alerts:list"):
@@ -54,6 +56,9 @@ def alert_list(request):
         params |= overrides
         return urlencode({k: v for k, v in params.items() if v})
 
+    shown = present_many(page.object_list)
+    for alert in page.object_list:
+        alert.shown = shown[alert.pk]
     return render(
         request,
         "alerts/alert_list.html",
@@ -69,6 +74,73 @@ def alert_list(request):
             "all_query": query(state="all"),
         },
     )
+
+
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def alert_detail(request, public_id: uuid.UUID):
+    """One alert as it stands now: headline, severity, owner, cause, the next step and its
+    button, and (operators) snooze, silence or wake."""
+    alert = selectors.alert_get_for_user(request.user, public_id)
+    return _detail(request, alert)
+
+
+def _detail(request, alert, *, snooze_form=None, silence_form=None, status=200):
+    return render(
+        request,
+        "alerts/alert_detail.html",
+        {
+            "alert": alert,
+            "shown": present(alert),
+            "snooze_form": snooze_form or QuietForm(prefix="snooze"),
+            "silence_form": silence_form or QuietForm(prefix="silence"),
+        },
+        status=status,
+    )
+
+
+def _quiet(request, public_id: uuid.UUID, mode: str):
+    alert = selectors.alert_get_for_user(request.user, public_id)
+    form = QuietForm(request.POST, prefix="snooze" if mode == Quiet.SNOOZED else "silence")
+    if form.is_valid():
+        service = services.alert_snooze if mode == Quiet.SNOOZED else services.alert_silence
+        with service_call(request, form=form) as call:
+            service(
+                alert=alert,
+                until=form.cleaned_data["until"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+            )
+        if call.ok:
+            messages.success(
+                request, f"{Quiet(mode).label}: {alert.subject_name} – {alert.get_kind_display()}."
+            )
+            return redirect("alerts:detail", public_id=alert.public_id)
+    forms_ = {"snooze_form" if mode == Quiet.SNOOZED else "silence_form": form}
+    return _detail(request, alert, status=400, **forms_)
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def alert_snooze(request, public_id: uuid.UUID):
+    return _quiet(request, public_id, Quiet.SNOOZED)
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def alert_silence(request, public_id: uuid.UUID):
+    return _quiet(request, public_id, Quiet.SILENCED)
+
+
+@require_POST
+@permission_required(Perm.OPERATE, raise_exception=True)
+def alert_wake(request, public_id: uuid.UUID):
+    alert = selectors.alert_get_for_user(request.user, public_id)
+    with service_call(request) as call:
+        services.alert_wake(alert=alert, user=request.user)
+    if call.ok:
+        messages.success(request, f"Notices resume for {alert.subject_name}.")
+    return redirect("alerts:detail", public_id=alert.public_id)
 
 
 @require_POST

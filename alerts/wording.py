@@ -27,3 +27,13 @@ def deadline_words(expires_at: dt.datetime | None, now: dt.datetime) -> str:
     if expires_at > now:
         return f"data stops flowing in {duration_words(expires_at - now)}"
     return f"data stopped flowing {duration_words(now - expires_at)} ago"
+
+
+def times_words(n: int) -> str:
+    """'once', 'twice', '3 times' (never 'time(s)')."""
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def failed_words(n: int) -> str:
+    """'failed once', 'failed 3 times in a row'."""
+    return "failed once" if n == 1 else f"failed {times_words(n)} in a row"

@@ -47,7 +47,12 @@ def beat_once(*, role: str, name: str, started_at: dt.datetime, acting: bool = F
             )
             webex_calls_flush()
             report = alerts_watch_liveness(actor=actor)
-            alerts_deliver_inline(opened=report.opened, resolved=report.resolved, actor=actor)
+            alerts_deliver_inline(
+                opened=report.opened,
+                escalated=report.escalated,
+                resolved=report.resolved,
+                actor=actor,
+            )
             if acting:
                 heartbeats_prune()
     except DatabaseError as exc:

@@ -28,7 +28,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from alerts.models import SEVERITY, Kind
+from alerts.models import Kind, Severity
 from alerts.selectors import alert_open_counts_by_kind
 from core.cache import cached_aggregate
 from datasources.selectors import HEALTH, datasource_health_counts, datasource_soonest_expiry
@@ -88,7 +88,9 @@ class FleetCollector:
             "byods_alerts_open", "Open alerts by kind and severity.", labels=["kind", "severity"]
         )
         for kind in Kind:
-            family.add_metric([kind.value, SEVERITY[kind].value], open_alerts.get(kind.value, 0))
+            for severity in Severity:
+                count = open_alerts.get((kind.value, severity.value), 0)
+                family.add_metric([kind.value, severity.value], count)
         yield family
 
         rotations = CounterMetricFamily(

@@ -436,9 +436,13 @@ ROTATION_LEASE_SECONDS = env.int("ROTATION_LEASE_SECONDS", default=300)
 # the same work finished less than this many seconds ago is answered "done just now" instead
 # of calling Webex again. A call still in flight is always coalesced, whatever this says.
 SINGLE_FLIGHT_SECONDS = env.int("SINGLE_FLIGHT_SECONDS", default=10)
-# A data source (or org token) with less than this many seconds left is "at risk" even when
-# more than a fifth of its lifetime is left (0: the share alone decides). See core/policy.py.
-AT_RISK_FLOOR_SECONDS = env.int("AT_RISK_FLOOR_SECONDS", default=0)
+# "At risk" (health, alerts): a token (a data source's JWS, an org's access token) with less
+# than this share of its lifetime left, or less than the floor in seconds, whichever is longer:
+# a 24 h JWS is at risk 6 h ahead, a 30 min one 7.5 min ahead. See core/policy.py.
+ALERT_AT_RISK_SHARE = env.float("ALERT_AT_RISK_SHARE", default=0.25)
+ALERT_AT_RISK_FLOOR_SECONDS = env.int("ALERT_AT_RISK_FLOOR_SECONDS", default=300)
+# Who an alert names as its owner when its org has none (a person or a team, in words).
+ALERT_DEFAULT_OWNER = env.str("ALERT_DEFAULT_OWNER", default="Operations on call")
 # A JWS expiry from Webex more than this many seconds beyond now + the requested lifetime (or
 # already past) is flagged as clock skew and the schedule uses now + lifetime instead.
 JWS_EXPIRY_SKEW_MARGIN_SECONDS = env.int("JWS_EXPIRY_SKEW_MARGIN_SECONDS", default=120)

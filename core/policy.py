@@ -23,7 +23,7 @@ class Policy:
     rotate_at: tuple[float, float] = (0.5, 0.7)
     rotate_by_share: float = 0.3
     # At risk: less than this share of the lifetime left, or less than the floor.
-    at_risk_share: float = 0.2
+    at_risk_share: float = 0.25
     at_risk_floor: dt.timedelta = dt.timedelta(0)
     # A failed rotation is retried after base * 2**(failures-1), capped, never later than
     # `retry_margin` before the token lapses and never sooner than `retry_min`.
@@ -60,7 +60,8 @@ class Policy:
             lease=dt.timedelta(seconds=settings.ROTATION_LEASE_SECONDS),
             settle=dt.timedelta(seconds=settings.WEBEX_READ_TIMEOUT),
             single_flight=dt.timedelta(seconds=settings.SINGLE_FLIGHT_SECONDS),
-            at_risk_floor=dt.timedelta(seconds=settings.AT_RISK_FLOOR_SECONDS),
+            at_risk_share=settings.ALERT_AT_RISK_SHARE,
+            at_risk_floor=dt.timedelta(seconds=settings.ALERT_AT_RISK_FLOOR_SECONDS),
             refresh_remaining=settings.TOKEN_REFRESH_REMAINING_FRACTION,
             refresh_max_interval=dt.timedelta(days=settings.TOKEN_REFRESH_MAX_INTERVAL_DAYS),
             expiry_skew_margin=dt.timedelta(seconds=settings.JWS_EXPIRY_SKEW_MARGIN_SECONDS),
@@ -192,6 +193,12 @@ def at_risk_window(lifetime_minutes: int, p: Policy | None = None) -> dt.timedel
     """A token with less than this left is at risk."""
     p = p or policy()
     return max(dt.timedelta(minutes=lifetime_minutes) * p.at_risk_share, p.at_risk_floor)
+
+
+def at_risk_window_for(lifetime: dt.timedelta, p: Policy | None = None) -> dt.timedelta:
+    """As `at_risk_window`, for a lifetime given as a duration (an org's access token)."""
+    p = p or policy()
+    return max(lifetime * p.at_risk_share, p.at_risk_floor)
 
 
 def is_at_risk(

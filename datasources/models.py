@@ -102,13 +102,34 @@ class DataSource(models.Model):
     def label(self) -> str:
         return f"{self.org.name} – {self.url}"
 
+    @property
+    def not_flowing_reason(self) -> str:
+        """What reconciliation found changed at Webex behind the portal's back that stops data
+        flowing ("disabled at Webex", "URL changed at Webex"), or "" when nothing does.
+
+        Lists annotate `webex_drift` (the open finding's details, `datasource_list` does) so
+        this costs no query per row; otherwise it is read once per instance."""
+        if "webex_drift" not in self.__dict__:
+            self.__dict__["webex_drift"] = (
+                DriftFinding.objects.filter(
+                    datasource_id=self.pk, resolved_at__isnull=True, kind=DriftFinding.Kind.DIFFERS
+                )
+                .values_list("details", flat=True)
+                .first()
+            )
+        details = self.__dict__["webex_drift"]
+        return stops_flow(details) if self.status == self.Status.ACTIVE else ""
+
     def health(self, now=None) -> str:
-        """healthy | due | at_risk | failing | paused | disabled | expired | missing."""
+        """healthy | due | at_risk | failing | paused | disabled | expired | missing |
+        not_flowing (changed or disabled at Webex behind the portal's back)."""
         now = now or timezone.now()
         if self.status == self.Status.DISABLED:
             return "disabled"
         if self.missing_at_webex_since:
             return "missing"
+        if self.not_flowing_reason:
+            return "not_flowing"
         if self.org.status != CustomerOrg.Status.ACTIVE:
             return "paused"
         if self.token_expires_at and self.token_expires_at <= now:
@@ -128,6 +149,26 @@ class DataSource(models.Model):
             return 0.0
         total = self.token_lifetime_minutes * 60
         return max(0.0, (self.token_expires_at - now).total_seconds() / total)
+
+
+# Fields that, changed at Webex, send the data elsewhere or make the portal refuse it (a
+# different lifetime or error message changes nothing for the data), with their names in words.
+FLOW_FIELDS = {"url": "URL", "schema_id": "schema", "audience": "audience", "subject": "subject"}
+
+
+def stops_flow(details: dict | None) -> str:
+    """A drift finding's differences (`{field: {"portal": .., "webex": ..}}`) that stop data
+    flowing, in words: "disabled at Webex", "URL changed at Webex", or "" when none does."""
+    if not details:
+        return ""
+    parts = []
+    status = details.get("status") or {}
+    if isinstance(status, dict) and status.get("webex") == DataSource.Status.DISABLED:
+        parts.append("disabled at Webex")
+    changed = [label for field, label in FLOW_FIELDS.items() if field in details]
+    if changed:
+        parts.append(f"{' and '.join(changed)} changed at Webex")
+    return "; ".join(parts)
 
 
 class NonceRecord(models.Model):

@@ -14,11 +14,15 @@ from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
+    Exists,
     Expression,
     ExpressionWrapper,
     F,
+    JSONField,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
 )
 from django.db.models.functions import Greatest
@@ -28,7 +32,7 @@ from django.utils import timezone
 from core import policy as rules
 from tenants.models import CustomerOrg
 
-from .models import DataSource, NonceRecord
+from .models import FLOW_FIELDS, DataSource, DriftFinding, NonceRecord
 
 # The values of `DataSource.health()`, in its order of precedence, with their labels.
 HEALTH: list[tuple[str, str]] = [
@@ -40,8 +44,10 @@ HEALTH: list[tuple[str, str]] = [
     ("disabled", "Disabled"),
     ("expired", "Expired"),
     ("missing", "Missing at Webex"),
+    ("not_flowing", "Not flowing"),
 ]
 HEALTH_VALUES = frozenset(value for value, _ in HEALTH)
+HEALTH_LABELS = dict(HEALTH)
 SORTS = frozenset(
     {
         "org__name",
@@ -87,6 +93,38 @@ def datasource_history(ds: DataSource, limit: int = 50) -> QuerySet[NonceRecord]
     return ds.nonces.all()[:limit]
 
 
+def _flow_stopping_findings() -> QuerySet[DriftFinding]:
+    """Open drift findings of the outer data source that stop its data (models.stops_flow)."""
+    stops = Q(details__status__webex=DataSource.Status.DISABLED) | Q(
+        details__has_any_keys=list(FLOW_FIELDS)
+    )
+    return DriftFinding.objects.filter(
+        stops,
+        datasource_id=OuterRef("pk"),
+        resolved_at__isnull=True,
+        kind=DriftFinding.Kind.DIFFERS,
+    )
+
+
+def with_webex_drift(qs: QuerySet[DataSource]) -> QuerySet[DataSource]:
+    """Annotate `webex_drift` (the open "differs" finding's details), which
+    `DataSource.not_flowing_reason` and `health()` read instead of a query per row."""
+    finding = DriftFinding.objects.filter(
+        datasource_id=OuterRef("pk"), resolved_at__isnull=True, kind=DriftFinding.Kind.DIFFERS
+    ).values("details")[:1]
+    return qs.annotate(webex_drift=Subquery(finding, output_field=JSONField()))
+
+
+def datasource_health(ds: DataSource, now: dt.datetime | None = None) -> tuple[str, str]:
+    """(health value, its words) of one data source, as every page and the API show it:
+    ("not_flowing", "Not flowing: disabled at Webex"), ("at_risk", "At risk") ..."""
+    value = ds.health(now)
+    label = HEALTH_LABELS[value]
+    if value == "not_flowing":
+        label = f"{label}: {ds.not_flowing_reason}"
+    return value, label
+
+
 def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     """One Q per health value, mutually exclusive, with the precedence of `DataSource.health()`."""
     now = now or timezone.now()
@@ -115,6 +153,8 @@ def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
             at_risk_bound |= Q(token_lifetime_minutes=minutes, token_expires_at__lt=limit)
     active = Q(status=DataSource.Status.ACTIVE)
     present = active & Q(missing_at_webex_since__isnull=True)
+    stopped = present & Q(Exists(_flow_stopping_findings()))
+    present = present & ~Q(Exists(_flow_stopping_findings()))
     running = present & Q(org__status=CustomerOrg.Status.ACTIVE)
     unexpired = running & (Q(token_expires_at__isnull=True) | Q(token_expires_at__gt=now))
     at_risk = unexpired & Q(token_expires_at__isnull=False) & at_risk_bound
@@ -123,6 +163,7 @@ def health_conditions(now: dt.datetime | None = None) -> dict[str, Q]:
     return {
         "disabled": Q(status=DataSource.Status.DISABLED),
         "missing": active & Q(missing_at_webex_since__isnull=False),
+        "not_flowing": stopped,
         "paused": present & ~Q(org__status=CustomerOrg.Status.ACTIVE),
         "expired": running & Q(token_expires_at__lte=now),
         "at_risk": at_risk,
@@ -160,7 +201,7 @@ def datasource_list(
     """Live data sources with their org, filtered, searched and sorted (unknown values of
     `status`, `health` and `sort` are ignored)."""
     status = status if status in DataSource.Status.values else ""
-    qs = _filtered(org_public_id=org_public_id, status=status, search=search)
+    qs = with_webex_drift(_filtered(org_public_id=org_public_id, status=status, search=search))
     if health in HEALTH_VALUES:
         qs = qs.filter(health_conditions()[health])
     field = sort.removeprefix("-")

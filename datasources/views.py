@@ -132,6 +132,7 @@ def datasource_detail(request, public_id: uuid.UUID):
             "ds": ds,
             "org": ds.org,
             "health": ds.health(),
+            "health_reason": ds.not_flowing_reason,
             "history": selectors.datasource_history(ds),
             "now": timezone.now(),
         },

@@ -7,7 +7,32 @@ from rest_framework import serializers
 from core.api.serializers import FormSerializer, text_field
 
 from ..forms import IncidentForm
-from ..models import Alert, AlertDelivery, Severity
+from ..models import Alert, AlertDelivery, Quiet, Severity
+from ..presentation import present
+
+
+class CauseSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    tracking_id = serializers.CharField()
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class NextStepSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    action = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    method = serializers.CharField(allow_null=True)
+
+
+class QuietSerializer(serializers.Serializer):
+    """Snooze (`until` required) or silence (`until` null or left out: until resolved)."""
+
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When notices resume (ISO 8601)."
+    )
+    reason = text_field(
+        min_length=5, max_length=500, help_text="Why (5 to 500 characters; audited)."
+    )
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -38,11 +63,32 @@ class AlertSerializer(serializers.ModelSerializer):
     datasource = serializers.UUIDField(
         source="datasource.public_id", read_only=True, allow_null=True, default=None
     )
-    owner = serializers.CharField(
-        source="owner.get_username", read_only=True, allow_null=True, default=None
-    )
     acknowledged_by = serializers.SerializerMethodField(
         help_text="A username, or `api:byods_<id>` when an API key acknowledged; null until then."
+    )
+    headline = serializers.SerializerMethodField(
+        help_text='What is true now, computed when asked ("data stops flowing in 7 min", then '
+        '"data stopped flowing 3 min ago"); `summary` is the short title kept for history.'
+    )
+    owner = serializers.SerializerMethodField(
+        help_text="The org's owner, else the team default (ALERT_DEFAULT_OWNER)."
+    )
+    cause = serializers.SerializerMethodField(
+        help_text="`error` (the last error), `tracking_id` (Webex's trackingId), `since`."
+    )
+    next_step = serializers.SerializerMethodField(
+        help_text="`text`: what to do next; `action` and `url`: the button that does it, "
+        "`method` how to call it (null when there is none)."
+    )
+    quiet = serializers.ChoiceField(
+        choices=Quiet.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text="`snoozed` or `silenced` while notices are withheld (see `quiet_until`); "
+        "empty otherwise.",
+    )
+    quiet_until = serializers.DateTimeField(
+        read_only=True, help_text="When the snooze or silence ends; null: until resolved."
     )
 
     class Meta:
@@ -59,7 +105,15 @@ class AlertSerializer(serializers.ModelSerializer):
             "severity",
             "datasource",
             "owner",
+            "headline",
             "summary",
+            "cause",
+            "next_step",
+            "quiet",
+            "quiet_until",
+            "quiet_reason",
+            "quiet_by_label",
+            "escalated_at",
             "opened_at",
             "last_seen_at",
             "acknowledged_by",
@@ -79,6 +133,39 @@ class AlertSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=["open", "resolved"]))
     def get_state(self, alert: Alert) -> str:
         return "open" if alert.is_open else "resolved"
+
+    def _shown(self, alert: Alert):
+        cache = self.context.get("presented")
+        if cache is None:
+            cache = self.__dict__.setdefault("_presented_cache", {})
+        if alert.pk not in cache:
+            cache[alert.pk] = present(alert)
+        return cache[alert.pk]
+
+    def get_headline(self, alert: Alert) -> str:
+        return self._shown(alert).headline
+
+    def get_owner(self, alert: Alert) -> str:
+        return self._shown(alert).owner
+
+    @extend_schema_field(CauseSerializer)
+    def get_cause(self, alert: Alert) -> dict:
+        cause = self._shown(alert).cause
+        return {
+            "error": cause.error,
+            "tracking_id": cause.tracking_id,
+            "since": cause.since.isoformat().replace("+00:00", "Z") if cause.since else None,
+        }
+
+    @extend_schema_field(NextStepSerializer)
+    def get_next_step(self, alert: Alert) -> dict:
+        step = self._shown(alert).next_step
+        return {
+            "text": step.text,
+            "action": step.label or None,
+            "url": step.url or None,
+            "method": step.method.upper() if step.url else None,
+        }
 
 
 class IncidentSerializer(FormSerializer):

@@ -16,6 +16,21 @@ urlpatterns = [
         name="alert-acknowledge",
     ),
     path(
+        "alerts/<uuid:id>/snooze/",
+        AlertViewSet.as_view({"post": "snooze"}),
+        name="alert-snooze",
+    ),
+    path(
+        "alerts/<uuid:id>/silence/",
+        AlertViewSet.as_view({"post": "silence"}),
+        name="alert-silence",
+    ),
+    path(
+        "alerts/<uuid:id>/wake/",
+        AlertViewSet.as_view({"post": "wake"}),
+        name="alert-wake",
+    ),
+    path(
         "alerts/<uuid:id>/resolve/",
         AlertViewSet.as_view({"post": "resolve"}),
         name="alert-resolve",

@@ -18,8 +18,14 @@ from tenants.api.views import ORG_EXAMPLE
 
 from .. import selectors, services, tasks
 from ..models import Alert, AlertChannel
+from ..presentation import present_many
 from .filters import AlertFilter
-from .serializers import AlertSerializer, ChannelTestSerializer, IncidentSerializer
+from .serializers import (
+    AlertSerializer,
+    ChannelTestSerializer,
+    IncidentSerializer,
+    QuietSerializer,
+)
 
 ALERT_EXAMPLE = {
     "id": "6c2e9a4f-1b3d-4e5a-9f7c-2d8b0e1a3c66",
@@ -29,8 +35,22 @@ ALERT_EXAMPLE = {
     "org": ORG_EXAMPLE["id"],
     "org_name": ORG_EXAMPLE["name"],
     "datasource": None,
+    "severity": "critical",
     "owner": "cs@example.com",
+    "headline": "Webex reports delayed data for Globex Retail since 09:10 UTC",
     "summary": "Webex reports delayed data for Globex Retail since 09:10 UTC",
+    "cause": {"error": "", "tracking_id": "", "since": "2026-11-23T09:12:00Z"},
+    "next_step": {
+        "text": "Follow the incident and resolve it here when it is over.",
+        "action": None,
+        "url": None,
+        "method": None,
+    },
+    "quiet": "",
+    "quiet_until": None,
+    "quiet_reason": "",
+    "quiet_by_label": "",
+    "escalated_at": None,
     "opened_at": "2026-11-23T09:12:00Z",
     "last_seen_at": "2026-11-23T09:12:00Z",
     "acknowledged_by": None,
@@ -43,6 +63,12 @@ ACKNOWLEDGED = ALERT_EXAMPLE | {
     "acknowledged_at": "2026-11-23T09:15:00Z",
 }
 RESOLVED_AT = "2026-11-23T10:02:00Z"
+SNOOZED = ALERT_EXAMPLE | {
+    "quiet": "snoozed",
+    "quiet_until": "2026-11-23T12:00:00Z",
+    "quiet_reason": "Customer maintenance until noon",
+    "quiet_by_label": "ops@example.com",
+}
 CHANNEL_TEST_EXAMPLE = {
     "channel": "0b6f3c1e-8d2a-4f7b-9a1c-5e4d3b2a1f09",
     "team": "Customer success",
@@ -67,6 +93,10 @@ class AlertViewSet(PortalViewSet):
         # Incidents tell every channel about a customer: operators only, as on the page.
         "incident_raise": Perm.OPERATE,
         "resolve": Perm.OPERATE,
+        # What the teams hear: operators only, as on the alert's page.
+        "snooze": Perm.OPERATE,
+        "silence": Perm.OPERATE,
+        "wake": Perm.OPERATE,
     }
 
     def get_queryset(self):
@@ -88,7 +118,9 @@ class AlertViewSet(PortalViewSet):
     )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        context = self.get_serializer_context() | {"presented": present_many(page)}
+        serializer = AlertSerializer(page, many=True, context=context)
+        return self.get_paginated_response(serializer.data)
 
     @extend_schema(summary="One alert", tags=["alerts"], examples=[example("alert", ALERT_EXAMPLE)])
     def retrieve(self, request, id):
@@ -175,6 +207,76 @@ class AlertViewSet(PortalViewSet):
         except ValidationError as exc:
             raise Conflict(" ".join(exc.messages), "not_an_incident") from None
         enqueue_on_commit(tasks.deliver, alert.pk, "resolved")
+        return self._answer(alert)
+
+    def _quiet(self, request, id, service):
+        alert = self._alert(id)
+        serializer = QuietSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            alert = service(
+                alert=alert,
+                until=serializer.validated_data.get("until"),
+                reason=serializer.validated_data["reason"],
+                user=self._person(),
+                actor=self.actor(),
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict") and "alert" in exc.error_dict:
+                raise Conflict(" ".join(exc.messages), "already_resolved") from None
+            raise
+        return self._answer(alert)
+
+    @extend_schema(
+        summary="Snooze an alert",
+        description="No notifications until `until` (required), with a `reason` (audited, "
+        "`alert.snoozed`). The alert still lists (`quiet`: `snoozed`) and wakes up, notifying "
+        "again, if it escalates. A resolved alert answers 409 `already_resolved`.",
+        tags=["alerts"],
+        request=QuietSerializer,
+        responses={200: AlertSerializer},
+        examples=[
+            example(
+                "snooze",
+                {"until": "2026-11-23T12:00:00Z", "reason": "Customer maintenance until noon"},
+                response=False,
+            ),
+            example("snoozed", SNOOZED),
+        ],
+    )
+    def snooze(self, request, id):
+        return self._quiet(request, id, services.alert_snooze)
+
+    @extend_schema(
+        summary="Silence an alert",
+        description="As a snooze, but `until` may be null or left out: silent until the alert "
+        "resolves (or escalates). Audited (`alert.silenced`).",
+        tags=["alerts"],
+        request=QuietSerializer,
+        responses={200: AlertSerializer},
+        examples=[
+            example("silence", {"reason": "Known: the customer is migrating"}, response=False),
+            example("silenced", SNOOZED | {"quiet": "silenced", "quiet_until": None}),
+        ],
+    )
+    def silence(self, request, id):
+        return self._quiet(request, id, services.alert_silence)
+
+    @extend_schema(
+        summary="End an alert's snooze or silence",
+        description="Notices resume; waking an awake alert changes nothing. Audited "
+        "(`alert.woken`).",
+        tags=["alerts"],
+        request=None,
+        responses={200: AlertSerializer},
+        examples=[example("woken", ALERT_EXAMPLE)],
+    )
+    def wake(self, request, id):
+        alert = self._alert(id)
+        try:
+            alert = services.alert_wake(alert=alert, user=self._person(), actor=self.actor())
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages), "already_resolved") from None
         return self._answer(alert)
 
     # ---------------------------------------------------------------- helpers

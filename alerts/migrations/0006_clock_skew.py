@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0004_portal_alerts'),
+        ('alerts', '0005_live_alerts'),
         ('datasources', '0006_expiry_skew'),
     ]
 

@@ -7,7 +7,14 @@ channel, medium, event): `AlertDelivery` rows are claimed with a lease before th
 and marked sent after it, so a retried task never sends twice what was already sent.
 """
 
-from .actions import alert_acknowledge, alert_incident_raise, alert_resolve
+from .actions import (
+    alert_acknowledge,
+    alert_incident_raise,
+    alert_resolve,
+    alert_silence,
+    alert_snooze,
+    alert_wake,
+)
 from .channels import alertchannel_create, alertchannel_delete, alertchannel_update
 from .delivery import (
     DELIVERY_LEASE,
@@ -49,6 +56,9 @@ __all__ = [
     "alert_deliver",
     "alert_incident_raise",
     "alert_resolve",
+    "alert_silence",
+    "alert_snooze",
+    "alert_wake",
     "alertchannel_create",
     "alertchannel_delete",
     "alertchannel_test",

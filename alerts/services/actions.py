@@ -1,4 +1,5 @@
-"""What people do with alerts: acknowledge one, raise and resolve incidents."""
+"""What people do with alerts: acknowledge, snooze, silence or wake one, raise and resolve
+incidents."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from audit.vocabulary import Action
 from datasources.models import DataSource
 from tenants.models import CustomerOrg
 
-from ..models import Alert, Kind
+from ..models import SEVERITY, Alert, Kind, Quiet
 from ._common import _audit
 
 
@@ -62,6 +63,7 @@ def alert_incident_raise(
         datasource=datasource,
         owner_id=org.owner_id,
         summary=summary[:500],
+        severity=SEVERITY[Kind.INCIDENT],
     )
     alert.dedup_key = f"{Kind.INCIDENT}:{alert.public_id}"
     alert.full_clean()
@@ -94,4 +96,99 @@ def alert_resolve(*, alert: Alert, user, actor: Actor | None = None) -> Alert:
     actor = actor or Actor.user(user)
     who = user.get_username() if user is not None else actor.label
     _audit(alert, Action.ALERT_RESOLVED, f"{who} resolved the incident: {alert.summary}", actor)
+    return alert
+
+
+# ------------------------------------------------------------------------- snooze, silence
+QUIET_REASON_MIN = 5
+
+
+def _quiet_target(alert: Alert) -> Alert:
+    alert = (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("org", "service_app")
+        .get(pk=alert.pk)
+    )
+    if alert.resolved_at is not None:
+        raise ValidationError({"alert": "This alert is already resolved; nothing to quieten."})
+    return alert
+
+
+def _quiet(*, alert: Alert, mode: str, until, reason: str, user, actor: Actor | None, now) -> Alert:
+    reason = (reason or "").strip()
+    errors = {}
+    if len(reason) < QUIET_REASON_MIN:
+        errors["reason"] = f"Say why in at least {QUIET_REASON_MIN} characters (it is audited)."
+    if mode == Quiet.SNOOZED and until is None:
+        errors["until"] = "A snooze needs an end time."
+    elif until is not None and until <= now:
+        errors["until"] = "The end time must be in the future."
+    if errors:
+        raise ValidationError(errors)
+    alert = _quiet_target(alert)
+    actor = actor or Actor.user(user)
+    who = user.get_username() if user is not None else actor.label
+    alert.quiet, alert.quiet_until, alert.quiet_at = mode, until, now
+    alert.quiet_reason, alert.quiet_by_label = reason[:500], who[:150]
+    alert.full_clean()
+    alert.save(update_fields=["quiet", "quiet_until", "quiet_at", "quiet_reason", "quiet_by_label"])
+    until_words = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "until resolved"
+    _audit(
+        alert,
+        Action.ALERT_SNOOZED if mode == Quiet.SNOOZED else Action.ALERT_SILENCED,
+        f"{who} {Quiet(mode).label.lower()} the alert {until_words}: {alert.summary}",
+        actor,
+        reason=reason,
+        changes={"until": until.isoformat() if until else None},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_snooze(
+    *, alert: Alert, until, reason: str, user, actor: Actor | None = None, now=None
+) -> Alert:
+    """Notify nobody about this alert until `until` (required), with a reason (audited).
+    It still shows, greyed; it wakes up early if it escalates."""
+    return _quiet(
+        alert=alert,
+        mode=Quiet.SNOOZED,
+        until=until,
+        reason=reason,
+        user=user,
+        actor=actor,
+        now=now or timezone.now(),
+    )
+
+
+@transaction.atomic
+def alert_silence(
+    *, alert: Alert, until=None, reason: str, user, actor: Actor | None = None, now=None
+) -> Alert:
+    """As a snooze, but `until` may be None: silent until the alert resolves (or escalates)."""
+    return _quiet(
+        alert=alert,
+        mode=Quiet.SILENCED,
+        until=until,
+        reason=reason,
+        user=user,
+        actor=actor,
+        now=now or timezone.now(),
+    )
+
+
+@transaction.atomic
+def alert_wake(*, alert: Alert, user, actor: Actor | None = None) -> Alert:
+    """End a snooze or silence by hand (notices resume). Waking an awake alert changes
+    nothing."""
+    alert = _quiet_target(alert)
+    if not alert.quiet:
+        return alert
+    actor = actor or Actor.user(user)
+    who = user.get_username() if user is not None else actor.label
+    was = Quiet(alert.quiet).label.lower()
+    alert.quiet, alert.quiet_until, alert.quiet_at = "", None, None
+    alert.quiet_reason = alert.quiet_by_label = ""
+    alert.save(update_fields=["quiet", "quiet_until", "quiet_at", "quiet_reason", "quiet_by_label"])
+    _audit(alert, Action.ALERT_WOKEN, f"{who} ended the {was} of: {alert.summary}", actor)
     return alert

@@ -25,7 +25,9 @@ from audit.context import Actor
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
 
+from .. import presentation
 from ..models import Alert, AlertChannel, AlertDelivery
+from ..presentation import ALERT_RELATED
 from ._common import _audit
 
 Event = AlertDelivery.Event
@@ -41,6 +43,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     pending: int = 0  # claimed by another worker right now
+    withheld: bool = False  # the alert is snoozed or silenced: nothing was sent
 
     @property
     def complete(self) -> bool:
@@ -55,30 +58,51 @@ def _mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _message(alert: Alert, event: str) -> tuple[str, str, dict]:
-    """(subject, plain text, Slack-compatible JSON) for an alert's opening or resolution."""
-    owner = alert.owner.get_username() if alert.owner else "nobody assigned"
+VERB = {Event.OPENED: "ALERT", Event.ESCALATED: "ESCALATED", Event.RESOLVED: "RESOLVED"}
+STAMP = {
+    Event.OPENED: "notified_at",
+    Event.ESCALATED: "escalation_notified_at",
+    Event.RESOLVED: "resolution_notified_at",
+}
+
+
+def _absolute(path: str) -> str:
+    base = settings.PORTAL_PUBLIC_URL.rstrip("/")
+    return f"{base}{path}" if base else ""
+
+
+def _message(alert: Alert, event: str, now: dt.datetime | None = None) -> tuple[str, str, dict]:
+    """(subject, plain text, Slack-compatible JSON) for an alert's opening, escalation or
+    resolution. The headline, owner, cause and next step are computed now, from the current
+    state (alerts.presentation), never the words of the moment the alert opened."""
+    now = now or timezone.now()
+    shown = presentation.present(alert, now)
     kind = alert.get_kind_display()
-    verb = "RESOLVED" if event == Event.RESOLVED else "ALERT"
-    subject = f"[BYODS {verb}] {kind}: {alert.subject_name}"
+    subject = f"[BYODS {VERB[Event(event)]}] {kind}: {alert.subject_name} ({shown.severity})"
+    step = shown.next_step
+    action = _absolute(step.url) if step.url else ""
     lines = [
-        alert.summary,
+        shown.headline,
         f"About: {alert.subject_name}",
-        f"Severity: {alert.severity}",
-        f"Owner: {owner}",
+        f"Severity: {shown.severity}",
+        f"Owner: {shown.owner}",
+        f"Cause: {shown.cause.words()}",
+        f"Next: {step.text}" + (f" {step.label}: {action}" if action else ""),
         f"Opened: {alert.opened_at:%Y-%m-%d %H:%M} UTC",
     ]
+    if event == Event.ESCALATED and alert.escalated_at:
+        lines.append(f"Escalated: {alert.escalated_at:%Y-%m-%d %H:%M} UTC")
     if event == Event.RESOLVED and alert.resolved_at:
         lines.append(f"Resolved: {alert.resolved_at:%Y-%m-%d %H:%M} UTC")
-    base = settings.PORTAL_PUBLIC_URL.rstrip("/")
-    if base:
-        lines.append(f"Alerts: {base}{reverse('alerts:list')}")
+    alerts_url = _absolute(reverse("alerts:detail", args=[alert.public_id]))
+    if alerts_url:
+        lines.append(f"Alert: {alerts_url}")
     text = "\n".join(lines)
     payload = {
         "text": f"{subject}\n{text}",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(alert.summary)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(shown.headline)}},
             {
                 "type": "context",
                 "elements": [{"type": "mrkdwn", "text": _mrkdwn(line)} for line in lines[1:]],
@@ -89,8 +113,16 @@ def _message(alert: Alert, event: str) -> tuple[str, str, dict]:
             "kind": alert.kind,
             "event": event,
             "org": alert.org.name if alert.org is not None else None,
-            "severity": alert.severity,
-            "owner": owner,
+            "headline": shown.headline,
+            "severity": shown.severity,
+            "owner": shown.owner,
+            "cause": {
+                "error": shown.cause.error,
+                "tracking_id": shown.cause.tracking_id,
+                "since": shown.cause.since.isoformat() if shown.cause.since else None,
+            },
+            "next_step": step.text,
+            "action_url": action or None,
         },
     }
     return subject, text, payload
@@ -151,14 +183,14 @@ def _send_email(channel: AlertChannel, subject: str, text: str) -> None:
 
 def _plan(alert: Alert, event: str) -> None:
     """Create the delivery rows of this event once; later calls add nothing."""
-    if event == Event.OPENED:
+    if event != Event.RESOLVED:
         channels = [c for c in AlertChannel.objects.filter(enabled=True) if alert.kind in c.kinds]
-    else:  # a resolution goes where the opening went
+    else:  # a resolution goes where the opening (or the escalation) went
         channels = list(
             AlertChannel.objects.filter(
                 enabled=True,
                 deliveries__alert=alert,
-                deliveries__event=Event.OPENED,
+                deliveries__event__in=(Event.OPENED, Event.ESCALATED),
                 deliveries__sent_at__isnull=False,
             ).distinct()
         )
@@ -184,10 +216,19 @@ def alert_deliver(*, alert: Alert, event: str, actor: Actor | None = None) -> De
     if event not in Event.values:
         raise ValidationError({"event": f"event must be one of {', '.join(Event.values)}"})
     actor = actor or Actor.system("alerts.deliver")
-    alert = Alert.objects.select_related("org", "service_app", "owner").get(pk=alert.pk)
-    stamp = "notified_at" if event == Event.OPENED else "resolution_notified_at"
+    alert = Alert.objects.select_related(*ALERT_RELATED).get(pk=alert.pk)
+    stamp = STAMP[Event(event)]
     report = DeliveryReport()
     if event == Event.RESOLVED and alert.resolved_at is None:
+        return report
+    if event == Event.ESCALATED and alert.escalated_at is None:
+        return report
+    if getattr(alert, stamp) is None and _withheld(alert, event):
+        # Snoozed or silenced: nobody is told (and the safety net does not queue it again).
+        Alert.objects.filter(pk=alert.pk, **{f"{stamp}__isnull": True}).update(
+            **{stamp: timezone.now()}
+        )
+        report.withheld = True
         return report
     if getattr(alert, stamp) is None:
         with transaction.atomic():
@@ -203,6 +244,17 @@ def alert_deliver(*, alert: Alert, event: str, actor: Actor | None = None) -> De
             **{stamp: timezone.now()}
         )
     return report
+
+
+def _withheld(alert: Alert, event: str) -> bool:
+    """Was the alert snoozed or silenced when this event happened (its resolution) or is it
+    now (its opening, its escalation: an escalation has already woken it up)?"""
+    if not alert.quiet:
+        return False
+    if event == Event.RESOLVED:
+        when = alert.resolved_at
+        return alert.quiet_until is None or (when is not None and alert.quiet_until > when)
+    return alert.is_quiet()
 
 
 def _deliver_one(
@@ -261,11 +313,17 @@ def _deliver_one(
     report.sent += 1
 
 
-def alerts_deliver_inline(*, opened: list[int], resolved: list[int], actor: Actor) -> None:
+def alerts_deliver_inline(
+    *, opened: list[int], resolved: list[int], actor: Actor, escalated: list[int] | None = None
+) -> None:
     """Deliver notices in this process, without a worker: for the liveness alerts, raised
     precisely when no worker (or no scheduler to queue the minute's evaluation) may be there.
     What fails stays unsent and is queued again by the next evaluation."""
-    for pks, event in ((opened, Event.OPENED), (resolved, Event.RESOLVED)):
+    for pks, event in (
+        (opened, Event.OPENED),
+        (escalated or [], Event.ESCALATED),
+        (resolved, Event.RESOLVED),
+    ):
         for pk in pks:
             alert_deliver(alert=Alert(pk=pk), event=event, actor=actor)
 

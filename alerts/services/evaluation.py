@@ -8,22 +8,19 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.context import Actor
 from audit.vocabulary import Action
-from datasources.models import DataSource, DriftFinding
+from core import policy as rules
+from datasources.models import DataSource, DriftFinding, stops_flow
 from datasources.selectors import health_conditions
 from stats.liveness import liveness
 from tenants.models import CustomerOrg
-from tenants.selectors import (
-    offboardings_stalled,
-    orgs_needing_attention,
-    serviceapps_integration_failing,
-)
+from tenants.selectors import offboardings_stalled, serviceapps_integration_failing
 
-from ..models import Alert, Kind
-from ..wording import deadline_words, duration_words
+from ..models import SEVERITY_RANK, Alert, Kind, Severity
 from ._common import _audit
 
 # Watched by the processes themselves (`alerts_watch_liveness`): a worker's heartbeat sees a
@@ -38,8 +35,9 @@ class Condition:
     kind: str
     org_id: int | None
     datasource_id: int | None
-    summary: str
+    summary: str  # a short title (history, search); the headline is computed when shown
     service_app_id: int | None = None
+    severity: str = Severity.WARNING
 
 
 @dataclass
@@ -47,29 +45,57 @@ class EvaluationReport:
     opened: list[int] = field(default_factory=list)
     touched: int = 0
     resolved: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+
+
+# A rotation that fails with plenty of time left is retried by itself: an alert only once it
+# failed this many times in a row (and "token at risk" opens anyway when the deadline nears).
+ROTATION_FAILING_AFTER = 3
+# An org access token whose lifetime cannot be read (no refresh recorded) counts as Webex's.
+ORG_TOKEN_LIFETIME = dt.timedelta(days=14)
+
+
+def _by_deadline(expires: dt.datetime | None, now: dt.datetime) -> str:
+    """At risk: warning; lapsed (or no expiry known): critical."""
+    return Severity.CRITICAL if expires is None or expires <= now else Severity.WARNING
+
+
+def _org_token_at_risk(token, now: dt.datetime) -> bool:
+    expires = token.access_expires_at
+    if expires is None:
+        return False
+    issued = token.last_refreshed_at or token.obtained_at
+    lifetime = expires - issued if issued and issued < expires else ORG_TOKEN_LIFETIME
+    return expires - now < rules.at_risk_window_for(lifetime)
 
 
 def _org_conditions(now: dt.datetime) -> dict[str, Condition]:
-    """Orgs that must reauthorize, and org tokens whose refresh keeps failing."""
+    """Orgs that must reauthorize, and active orgs whose access token is at risk or lapsed
+    (a refresh that failed once with days left is retried by itself: no alert)."""
     found: dict[str, Condition] = {}
-    for org in orgs_needing_attention():
+    horizon = now + rules.at_risk_window_for(dt.timedelta(days=90))
+    orgs = CustomerOrg.objects.select_related("token").filter(
+        Q(status=CustomerOrg.Status.REAUTHORIZATION_REQUIRED)
+        | Q(status=CustomerOrg.Status.ACTIVE, token__access_expires_at__lt=horizon)
+    )
+    for org in orgs:
         token = getattr(org, "token", None)
+        expires = token.access_expires_at if token else None
         if org.status == CustomerOrg.Status.REAUTHORIZATION_REQUIRED:
-            expires = token.access_expires_at if token else None
             found[f"{Kind.ORG_REAUTHORIZATION}:org:{org.pk}"] = Condition(
                 Kind.ORG_REAUTHORIZATION,
                 org.pk,
                 None,
-                f"{org.name} must reauthorize the Service App; {deadline_words(expires, now)}",
+                f"{org.name} must reauthorize the Service App",
+                severity=_by_deadline(expires, now),
             )
-        elif token is not None:
+        elif token is not None and _org_token_at_risk(token, now):
             found[f"{Kind.TOKEN_AT_RISK}:org:{org.pk}"] = Condition(
                 Kind.TOKEN_AT_RISK,
                 org.pk,
                 None,
-                f"Refreshing the access token of {org.name} failed "
-                f"{token.consecutive_failures} time(s) in a row; "
-                f"{deadline_words(token.access_expires_at, now)}",
+                f"Access token of {org.name} at risk",
+                severity=_by_deadline(expires, now),
             )
     return found
 
@@ -78,26 +104,22 @@ def _datasource_conditions(now: dt.datetime) -> dict[str, Condition]:
     """Data sources whose JWS is at risk or lapsed, and those whose rotation keeps failing."""
     found: dict[str, Condition] = {}
     health = health_conditions(now)
-    columns = ("pk", "org_id", "org__name", "url", "token_expires_at", "consecutive_failures")
+    columns = ("pk", "org_id", "org__name", "url", "token_expires_at")
     alive = DataSource.objects.filter(deleted_at__isnull=True)
-    for pk, org_id, org_name, url, expires, _ in alive.filter(
+    for pk, org_id, org_name, url, expires in alive.filter(
         health["at_risk"] | health["expired"]
     ).values_list(*columns):
         found[f"{Kind.TOKEN_AT_RISK}:ds:{pk}"] = Condition(
             Kind.TOKEN_AT_RISK,
             org_id,
             pk,
-            f"{deadline_words(expires, now).capitalize()} for {org_name} – {url}",
+            f"JWS at risk: {org_name} – {url}",
+            severity=_by_deadline(expires, now),
         )
-    for pk, org_id, org_name, url, expires, failures in alive.filter(health["failing"]).values_list(
-        *columns
-    ):
+    failing = alive.filter(health["failing"], consecutive_failures__gte=ROTATION_FAILING_AFTER)
+    for pk, org_id, org_name, url, _ in failing.values_list(*columns):
         found[f"{Kind.ROTATION_FAILING}:ds:{pk}"] = Condition(
-            Kind.ROTATION_FAILING,
-            org_id,
-            pk,
-            f"Rotating {org_name} – {url} failed {failures} time(s) in a row; "
-            f"{deadline_words(expires, now)}",
+            Kind.ROTATION_FAILING, org_id, pk, f"Rotation failing: {org_name} – {url}"
         )
     return found
 
@@ -116,46 +138,44 @@ def _clock_skew_conditions() -> dict[str, Condition]:
 
 
 def _drift_conditions() -> dict[str, Condition]:
-    """One condition per org with open drift findings."""
+    """One condition per org with open drift findings: critical when one of them stops a live
+    data source's data (disabled or changed at Webex), else a warning."""
     drift = (
         DriftFinding.objects.filter(resolved_at__isnull=True)
-        .values_list("org_id", "org__name")
+        .values_list("org_id", "org__name", "details", "datasource__status")
         .order_by("org_id")
     )
-    counts: dict[int, tuple[str, int]] = {}
-    for org_id, org_name in drift:
-        counts[org_id] = (org_name, counts.get(org_id, (org_name, 0))[1] + 1)
+    orgs: dict[int, tuple[str, str]] = {}
+    for org_id, org_name, details, ds_status in drift:
+        stopped = ds_status == DataSource.Status.ACTIVE and bool(stops_flow(details))
+        worst = orgs.get(org_id, (org_name, Severity.WARNING))[1]
+        orgs[org_id] = (org_name, Severity.CRITICAL if stopped else worst)
     return {
         f"{Kind.DRIFT_FOUND}:org:{org_id}": Condition(
             Kind.DRIFT_FOUND,
             org_id,
             None,
-            f"{n} open drift finding(s) for {org_name}: the portal and Webex disagree",
+            f"Drift found for {org_name}: the portal and Webex disagree",
+            severity=severity,
         )
-        for org_id, (org_name, n) in counts.items()
+        for org_id, (org_name, severity) in orgs.items()
     }
 
 
 def _service_app_conditions(now: dt.datetime) -> dict[str, Condition]:
     """Service Apps whose integration token (which fetches every org's tokens) fails to
-    refresh."""
-
-    def left(expires: dt.datetime | None) -> str:
-        if expires is None:
-            return "its expiry is unknown"
-        if expires <= now:
-            return "it has expired: new orgs cannot be onboarded until it is replaced"
-        return f"it expires in {duration_words(expires - now)}"
-
+    refresh: critical once it has lapsed."""
     return {
         f"{Kind.INTEGRATION_TOKEN_FAILING}:app:{app.pk}": Condition(
             Kind.INTEGRATION_TOKEN_FAILING,
             None,
             None,
-            f"Refreshing the integration token of Service App {app.name} failed "
-            f"{app.integration_refresh_failures}x in a row ({app.integration_refresh_error}); "
-            f"{left(app.integration_token_expires_at)}",
+            f"Integration token refresh failing: Service App {app.name}",
             service_app_id=app.pk,
+            severity=Severity.CRITICAL
+            if app.integration_token_expires_at is not None
+            and app.integration_token_expires_at <= now
+            else Severity.WARNING,
         )
         for app in serviceapps_integration_failing()
     }
@@ -201,9 +221,10 @@ def _liveness_conditions(now: dt.datetime) -> dict[str, Condition]:
             Kind.SCHEDULER_SILENT,
             None,
             None,
-            f"No scheduler has sent tasks for over {settings.PORTAL_SCHEDULER_SILENT_SECONDS} s "
-            f"({since}): rotations, refreshes and alert checks stop until one runs "
-            "(celery beat, README 'Operating the portal')",
+            severity=Severity.CRITICAL,
+            summary=f"No scheduler has sent tasks for over "
+            f"{settings.PORTAL_SCHEDULER_SILENT_SECONDS} s ({since}): rotations, refreshes "
+            "and alert checks stop until one runs (celery beat, README 'Operating the portal')",
         )
     if seen.no_worker:
         last = seen.last_worker_beat
@@ -212,7 +233,8 @@ def _liveness_conditions(now: dt.datetime) -> dict[str, Condition]:
             Kind.NO_WORKER,
             None,
             None,
-            f"No worker has beaten for over {settings.PORTAL_WORKER_SILENT_SECONDS} s "
+            severity=Severity.CRITICAL,
+            summary=f"No worker has beaten for over {settings.PORTAL_WORKER_SILENT_SECONDS} s "
             f"({since}): nothing rotates or refreshes until a Celery worker runs",
         )
     return found
@@ -261,6 +283,7 @@ def _reconcile(
             datasource_id=cond.datasource_id,
             owner_id=owners.get(cond.org_id) if cond.org_id is not None else None,
             summary=cond.summary[:500],
+            severity=cond.severity,
             opened_at=now,
             last_seen_at=now,
         )
@@ -272,6 +295,13 @@ def _reconcile(
     if persisting:
         report.touched = Alert.objects.filter(pk__in=persisting).update(last_seen_at=now)
     for key, alert in open_alerts.items():
+        if (
+            key in current
+            and current[key].severity != alert.severity
+            and _follow_severity(alert, current[key].severity, now=now, actor=actor)
+        ):
+            report.escalated.append(alert.pk)
+    for key, alert in open_alerts.items():
         if key in current:
             continue
         alert.resolved_at = now
@@ -279,3 +309,34 @@ def _reconcile(
         _audit(alert, Action.ALERT_RESOLVED, f"Alert cleared: {alert.summary}", actor)
         report.resolved.append(alert.pk)
     return report
+
+
+def _follow_severity(alert: Alert, severity: str, *, now: dt.datetime, actor: Actor) -> bool:
+    """Move an open episode to the severity its condition has now. A rise is an escalation:
+    recorded, it ends a snooze or silence (the alert wakes up) and is notified (the caller
+    queues it); a fall is recorded quietly. Returns whether it escalated."""
+    rises = SEVERITY_RANK[Severity(severity)] > SEVERITY_RANK[Severity(alert.severity)]
+    before = alert.get_severity_display().lower()
+    alert.severity = severity
+    fields = ["severity"]
+    if not rises:
+        alert.save(update_fields=fields)
+        return False
+    woke = alert.is_quiet(now)
+    alert.escalated_at, alert.escalation_notified_at = now, None
+    fields += ["escalated_at", "escalation_notified_at"]
+    if alert.quiet:
+        alert.quiet, alert.quiet_until, alert.quiet_at = "", None, None
+        alert.quiet_reason = alert.quiet_by_label = ""
+        fields += ["quiet", "quiet_until", "quiet_at", "quiet_reason", "quiet_by_label"]
+    alert.save(update_fields=fields)
+    _audit(
+        alert,
+        Action.ALERT_ESCALATED,
+        f"Alert escalated from {before} to {alert.get_severity_display().lower()}"
+        + ("; it woke from its snooze or silence" if woke else "")
+        + f": {alert.summary}",
+        actor,
+        changes={"severity": {"before": before, "after": severity}, "woke": woke},
+    )
+    return True

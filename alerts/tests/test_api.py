@@ -305,7 +305,7 @@ def test_a_real_drift_becomes_an_alert_that_is_listed_and_acknowledged(
     reader = api_client_for("auditor")
     rows = reader.get(LIST, {"kind": "drift_found", "org": str(org.public_id)}).json()["results"]
     assert len(rows) == 1 and rows[0]["acknowledged_by"] is None
-    assert "1 open drift finding(s) for Globex Retail" in rows[0]["summary"]
+    assert "1 difference between the portal and Webex for Globex Retail" in rows[0]["headline"]
     alert_url = f"{LIST}{rows[0]['id']}/"
 
     onboarding = api_client_for("onboarding")

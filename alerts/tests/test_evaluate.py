@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.models import Alert, Kind
+from alerts.presentation import present
 from audit.models import AuditEvent
 from datasources.models import DataSource, DriftFinding
 from tenants.models import CustomerOrg, OrgToken
@@ -36,8 +37,9 @@ def test_an_org_that_must_reauthorize_is_one_episode_until_it_clears(org, django
     assert len(first.opened) == 1
     alert = Alert.objects.get()
     assert alert.kind == Kind.ORG_REAUTHORIZATION and alert.owner == owner
-    assert "Globex Retail must reauthorize" in alert.summary
-    assert "data stops flowing in" in alert.summary
+    assert alert.summary == "Globex Retail must reauthorize the Service App"
+    headline = present(alert).headline
+    assert "Globex Retail must reauthorize" in headline and "data stops flowing in" in headline
     second = evaluate()
     assert second.opened == [] and second.touched == 1
     assert Alert.objects.count() == 1
@@ -54,29 +56,39 @@ def test_an_org_that_must_reauthorize_is_one_episode_until_it_clears(org, django
     assert Alert.objects.filter(resolved_at__isnull=True).count() == 1
 
 
-def test_a_failing_token_refresh_is_a_token_at_risk(org):
-    OrgToken.objects.filter(org=org).update(consecutive_failures=3, last_error="boom")
+def test_a_failing_token_refresh_near_its_deadline_is_a_token_at_risk(org):
+    now = timezone.now()
+    OrgToken.objects.filter(org=org).update(
+        consecutive_failures=3,
+        last_error="boom",
+        last_refreshed_at=now - dt.timedelta(days=13),
+        access_expires_at=now + dt.timedelta(days=1, minutes=30),
+    )
     evaluate()
     alert = Alert.objects.get()
     assert alert.kind == Kind.TOKEN_AT_RISK and alert.datasource is None
-    assert "failed 3 time(s)" in alert.summary
+    assert alert.severity == "warning"
+    headline = present(alert).headline
+    assert "refreshing it failed 3 times in a row" in headline and "time(s)" not in headline
+    assert headline.startswith("Data stops flowing in 1 d")
 
 
 def test_data_sources_at_risk_and_failing_get_their_own_alerts(register):
     a = register(url="https://rx.byods.example.com/a")
     b = register(url="https://rx.byods.example.com/b")
     now = timezone.now()
-    # a: 5 min left of 60 -> at risk; b: a failing rotation with plenty of time left
+    # a: 5 min left of 60 -> at risk; b: a rotation failing 3 times with plenty of time left
     DataSource.objects.filter(pk=a.pk).update(token_expires_at=now + dt.timedelta(minutes=5))
-    DataSource.objects.filter(pk=b.pk).update(consecutive_failures=2)
+    DataSource.objects.filter(pk=b.pk).update(consecutive_failures=3)
     evaluate()
     kinds = dict(Alert.objects.values_list("datasource_id", "kind"))
     assert kinds == {a.pk: Kind.TOKEN_AT_RISK, b.pk: Kind.ROTATION_FAILING}
     at_risk = Alert.objects.get(datasource=a)
-    assert at_risk.summary.startswith("Data stops flowing in 4 min") or at_risk.summary.startswith(
-        "Data stops flowing in 5 min"
-    )
-    assert "Globex Retail – https://rx.byods.example.com/a" in at_risk.summary
+    headline = present(at_risk).headline
+    assert headline.startswith(("Data stops flowing in 4 min", "Data stops flowing in 5 min"))
+    assert "Globex Retail – https://rx.byods.example.com/a" in headline
+    failing = present(Alert.objects.get(datasource=b)).headline
+    assert "failed 3 times in a row" in failing
 
 
 def test_open_drift_is_one_alert_per_org(org):
@@ -84,7 +96,8 @@ def test_open_drift_is_one_alert_per_org(org):
         DriftFinding.objects.create(org=org, webex_id=f"w{i}", kind="unknown_here")
     evaluate()
     alert = Alert.objects.get()
-    assert alert.kind == Kind.DRIFT_FOUND and "2 open drift finding(s)" in alert.summary
+    assert alert.kind == Kind.DRIFT_FOUND
+    assert "2 differences between the portal and Webex" in present(alert).headline
     DriftFinding.objects.update(resolved_at=timezone.now())
     assert evaluate().resolved == [alert.pk]
 

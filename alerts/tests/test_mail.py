@@ -35,9 +35,10 @@ def test_an_alert_arrives_through_a_real_smtp_server(mail_server, mail_channel, 
     assert received["from"] == settings.DEFAULT_FROM_EMAIL
     assert sorted(received["to"]) == ["lead@example.com", "oncall@example.com"]
     message = received["message"]
-    assert message["Subject"] == "[BYODS ALERT] Org needs reauthorization: Globex Retail"
+    assert message["Subject"] == "[BYODS ALERT] Org needs reauthorization: Globex Retail (warning)"
     body = message.get_content()
-    assert reauth.summary in body and "Owner: owner@example.com" in body
+    assert "Globex Retail must reauthorize the Service App; data stops flowing in" in body
+    assert "Owner: owner@example.com" in body and "Next: Send the org's admin" in body
     assert SMTP_PASSWORD not in message.as_string()
     assert AlertDelivery.objects.get().sent_at is not None
     assert Alert.objects.get(pk=reauth.pk).notified_at is not None

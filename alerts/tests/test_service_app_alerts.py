@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.models import Alert, Kind
+from alerts.presentation import present
 from tenants import tasks
 from tenants.models import ServiceApp
 from tenants.tests.test_integration_token import refreshable_app  # noqa: F401 - fixture
@@ -45,11 +46,12 @@ def test_a_failing_integration_refresh_opens_an_alert_about_the_app_and_clears(
     alert = Alert.objects.get(kind=Kind.INTEGRATION_TOKEN_FAILING)
     assert report.opened == [alert.pk]
     assert alert.org is None and alert.service_app_id == refreshable_app.pk
-    assert "Service App Acme failed 1x in a row" in alert.summary
-    assert "trackingId" in alert.summary and "it expires in" in alert.summary
+    shown = present(alert)
+    assert "Service App Acme failed once;" in shown.headline
+    assert "trackingId" in shown.cause.error and "it expires in" in shown.headline
     services.alert_deliver(alert=alert, event="opened", actor=SYSTEM)
     assert mail.outbox[-1].subject == (
-        "[BYODS ALERT] Integration token refresh failing: Service App Acme"
+        "[BYODS ALERT] Integration token refresh failing: Service App Acme (warning)"
     )
     page = operator_client.get(reverse("alerts:list")).content.decode()
     assert reverse("tenants:serviceapp_detail", args=[refreshable_app.public_id]) in page

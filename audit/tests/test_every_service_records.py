@@ -441,6 +441,31 @@ def _alert_acknowledge(world):
     alert_acknowledge(alert=_alert(world), user=user, actor=ACTOR)
 
 
+def _alert_snooze(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from alerts.services import alert_snooze
+
+    until = timezone.now() + dt.timedelta(hours=1)
+    alert_snooze(alert=_alert(world), until=until, reason="Maintenance", user=None, actor=ACTOR)
+
+
+def _alert_silence(world):
+    from alerts.services import alert_silence
+
+    alert_silence(alert=_alert(world), reason="Known issue", user=None, actor=ACTOR)
+
+
+def _alert_wake(world):
+    from alerts.services import alert_silence, alert_wake
+
+    alert = _alert(world)
+    alert_silence(alert=alert, reason="Known issue", user=None, actor=ACTOR)
+    alert_wake(alert=alert, user=None, actor=ACTOR)
+
+
 def _alert_resolve(world):
     from alerts.services import alert_resolve
 
@@ -617,6 +642,9 @@ CASES = {
     "alerts.services.actions.alert_acknowledge": (_alert_acknowledge, Action.ALERT_ACKNOWLEDGED),
     "alerts.services.actions.alert_incident_raise": (_incident, Action.INCIDENT_RAISED),
     "alerts.services.actions.alert_resolve": (_alert_resolve, Action.ALERT_RESOLVED),
+    "alerts.services.actions.alert_snooze": (_alert_snooze, Action.ALERT_SNOOZED),
+    "alerts.services.actions.alert_silence": (_alert_silence, Action.ALERT_SILENCED),
+    "alerts.services.actions.alert_wake": (_alert_wake, Action.ALERT_WOKEN),
     "alerts.services.delivery.alert_deliver": (_alert_deliver, Action.ALERT_NOTIFIED),
     "alerts.services.channels.alertchannel_create": (
         lambda world: _channel(),

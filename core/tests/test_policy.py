@@ -68,9 +68,11 @@ def test_rate_limited_waits_for_retry_after_or_the_default():
 @pytest.mark.parametrize(
     ("left", "lifetime", "floor", "at_risk"),
     [
-        (minutes(13), 60, 0, False),
-        (minutes(11.9), 60, 0, True),
-        (minutes(11.9), 60, 0, True),
+        (minutes(16), 60, 0, False),  # a quarter of the lifetime (ALERT_AT_RISK_SHARE)
+        (minutes(14.9), 60, 0, True),
+        (minutes(7.4), 30, 0, True),  # a 30 min JWS: 7.5 min ahead
+        (minutes(6 * 60 + 1), 24 * 60, 0, False),  # a 24 h token: 6 h ahead, not minutes
+        (minutes(5 * 60 + 59), 24 * 60, 0, True),
         (minutes(25), 60, 30, True),  # the floor wins over the share
         (minutes(31), 60, 30, False),
         (minutes(-1), 60, 0, True),  # lapsed is at risk too (health says "expired" first)
@@ -152,3 +154,16 @@ def test_a_call_written_ahead_may_wait_a_fifth_of_the_lease_and_still_has_all_of
     now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
     assert rules.queue_slack(p) == dt.timedelta(minutes=1)
     assert rules.queued_lease_until(now, p) == now + dt.timedelta(minutes=6)
+
+
+def test_the_floor_and_share_come_from_settings(settings):
+    settings.ALERT_AT_RISK_SHARE = 0.5
+    settings.ALERT_AT_RISK_FLOOR_SECONDS = 600
+    rules.forget_policy()
+    try:
+        p = rules.policy()
+        assert p.at_risk_share == 0.5 and p.at_risk_floor == minutes(10)
+        assert rules.at_risk_window(10, p) == minutes(10)  # the floor wins for short tokens
+        assert rules.at_risk_window(60, p) == minutes(30)
+    finally:
+        rules.forget_policy()

@@ -17,6 +17,10 @@ class DataSourceSerializer(serializers.ModelSerializer):
     org = serializers.UUIDField(source="org.public_id", read_only=True)
     org_name = serializers.CharField(source="org.name", read_only=True)
     health = serializers.SerializerMethodField()
+    health_label = serializers.SerializerMethodField(
+        help_text="The health in words, with what stops the data when it is `not_flowing` "
+        '("Not flowing: disabled at Webex", "Not flowing: URL changed at Webex").'
+    )
 
     class Meta:
         model = DataSource
@@ -33,6 +37,7 @@ class DataSourceSerializer(serializers.ModelSerializer):
             "status",
             "error_message",
             "health",
+            "health_label",
             "token_expires_at",
             "next_rotation_at",
             "last_rotated_at",
@@ -54,6 +59,9 @@ class DataSourceSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=selectors.HEALTH))
     def get_health(self, ds: DataSource) -> str:
         return ds.health(self.context.get("now") or timezone.now())
+
+    def get_health_label(self, ds: DataSource) -> str:
+        return selectors.datasource_health(ds, self.context.get("now") or timezone.now())[1]
 
 
 # https:// (any case) and then no space or control character, as `datasources.validation` wants;

@@ -120,7 +120,9 @@ def datasources_reconcile_org(*, org: CustomerOrg, actor: Actor | None = None) -
                 actor=actor,
                 target_type="datasource",
                 target_id=row.public_id if row else webex_id,
-                target_label=details.get("url", "")[:200],
+                # A "differs" finding holds {"portal": .., "webex": ..} under "url" when the
+                # URL is what differs: the label is the portal's URL then.
+                target_label=(row.url if row else str(details.get("url", "")))[:200],
                 org_id=org.public_id,
                 changes=details,
             )

@@ -139,6 +139,10 @@ RULES: dict[str, Rule] = {
     "alerts:list": Rule(get=READ),
     "alerts:incident_raise": Rule(get=OP, post=OP),
     "alerts:acknowledge": Rule(post=EDIT),
+    "alerts:detail": Rule(get=READ),
+    "alerts:snooze": Rule(post=OP),
+    "alerts:silence": Rule(post=OP),
+    "alerts:wake": Rule(post=OP),
     "alerts:resolve": Rule(post=OP),
     "alerts:channel_list": Rule(get=OP),
     "alerts:channel_create": Rule(get=OP, post=OP),
@@ -179,6 +183,9 @@ RULES: dict[str, Rule] = {
     "api:alert-acknowledge": Rule(post=EDIT, kind="api"),
     "api:alert-incident-raise": Rule(post=OP, kind="api"),
     "api:alert-resolve": Rule(post=OP, kind="api"),
+    "api:alert-snooze": Rule(post=OP, kind="api"),
+    "api:alert-silence": Rule(post=OP, kind="api"),
+    "api:alert-wake": Rule(post=OP, kind="api"),
     "api:alertchannel-test": Rule(post=OP, kind="api"),
 }
 
