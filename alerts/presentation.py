@@ -173,6 +173,13 @@ def _headline_and_cause(
         )
     if kind == Kind.DRIFT_FOUND and org is not None:
         return _drift_words(alert, findings)
+    if kind == Kind.CLOCK_SKEW and ds is not None:
+        where = f"{org.name} – {ds.url}" if org is not None else ds.url
+        detail = ds.expiry_skew_detail or "Webex reported an expiry outside the token's lifetime"
+        return (
+            f"Clock skew suspected for {where}: {detail}",
+            Cause(detail, ds.last_tracking_id, ds.expiry_skew_since or alert.opened_at),
+        )
     if kind == Kind.INTEGRATION_TOKEN_FAILING and alert.service_app is not None:
         app = alert.service_app
         expires = app.integration_token_expires_at
@@ -233,6 +240,14 @@ def _next_step(alert: Alert) -> NextStep:
             reverse("datasources:drift_list", args=[org.public_id]),
             "get",
             Perm.OPERATE,
+        )
+    if kind == Kind.CLOCK_SKEW and ds is not None:
+        return NextStep(
+            "Rotation already schedules with the token's own lifetime, so data keeps flowing. "
+            "Check the clocks (ours: NTP; Webex's: its status page); the flag clears on the next "
+            "rotation whose expiry is sane.",
+            "Open the data source",
+            reverse("datasources:detail", args=[ds.public_id]),
         )
     if kind == Kind.OFFBOARDING_STALLED and org is not None:
         return NextStep(

@@ -93,6 +93,13 @@ def test_the_sweep_flags_a_clock_jump_and_schedules_with_the_lifetime(
     assert "Expiry out of bounds." in html and all(part in html for part in SKEWED)
     assert "14 d" not in html.split("Token expires", 1)[1].split("</dd>", 1)[0]
 
+    # The alert itself says what is wrong and what to do, not a generic title.
+    alerts_page = operator_client.get(
+        reverse("alerts:detail", args=[alert.public_id])
+    ).content.decode()
+    assert "Clock skew suspected for" in alerts_page and SKEWED[0] in alerts_page
+    assert "Check the clocks" in alerts_page
+
     # Webex's clock back in line: the next sane expiry clears the flag and the alert resolves.
     emulator.advance_clock(-14 * DAY)
     due_now(ds)
