@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -30,6 +31,7 @@ def dashboard(request):
     counts = cached_aggregate("org-status", org_status_counts)
     health = cached_aggregate("health", datasource_health_counts)
     alert_count, alert_count_capped = alert_open_count()
+    ds_list = reverse("datasources:list")
     return render(
         request,
         "dashboard.html",
@@ -40,7 +42,28 @@ def dashboard(request):
                 (value, label, counts[value]) for value, label in CustomerOrg.Status.choices
             ],
             "org_total": sum(counts.values()),
-            "attention": dashboard_reads.orgs_to_reauthorize(limit=10),
+            "attention": dashboard_reads.needs_attention(now=now, limit=10),
+            # Each count links to the list it counts (the list pages take these filters).
+            "attention_counts": [
+                (
+                    health[value],
+                    label,
+                    f"{ds_list}?{urlencode({'health': value})}",
+                )
+                for value, label in (("expired", "lapsed JWS"), ("at_risk", "JWS at risk"))
+            ]
+            + [
+                (
+                    counts[CustomerOrg.Status.REAUTHORIZATION_REQUIRED],
+                    "orgs to reauthorize",
+                    f"{reverse('tenants:org_list')}?status=reauthorization_required",
+                ),
+                (
+                    alert_count,
+                    "open alerts" + ("+" if alert_count_capped else ""),
+                    reverse("alerts:list"),
+                ),
+            ],
             "health_counts": [
                 (value, label, health[value], f"?{urlencode({'health': value})}")
                 for value, label in HEALTH
