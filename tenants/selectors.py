@@ -30,8 +30,14 @@ def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
     return org
 
 
-def org_list(*, search: str = "", status: str = "", sort: str = "name") -> QuerySet[CustomerOrg]:
+def org_list(
+    *, search: str = "", status: str = "", sort: str = "name", hide_offboarded: bool = False
+) -> QuerySet[CustomerOrg]:
+    """Orgs filtered and sorted; `hide_offboarded` leaves offboarded orgs out unless `status`
+    asks for them."""
     qs = CustomerOrg.objects.select_related("service_app", "owner", "token")
+    if hide_offboarded and not status:
+        qs = qs.exclude(status=CustomerOrg.Status.OFFBOARDED)
     if search:
         term = search.strip()
         query = Q(name__icontains=term)
