@@ -9,6 +9,7 @@ app_name = "tenants"
 
 urlpatterns = [
     path("orgs/onboard/", views.org_onboard, name="org_onboard"),
+    path("orgs/suggest/", views.org_suggest, name="org_suggest"),
     path("orgs/<uuid:public_id>/tokens/paste/", views.org_tokens_paste, name="org_tokens_paste"),
     path("orgs/<uuid:public_id>/tokens/refresh/", views.org_refresh, name="org_refresh"),
     path("service-apps/", views.serviceapp_list, name="serviceapp_list"),

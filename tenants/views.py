@@ -23,6 +23,16 @@ Status = CustomerOrg.Status
 
 
 # ------------------------------------------------------------------------- orgs
+@require_GET
+@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
+def org_suggest(request):
+    """Org names for a filter's suggestions (`<option>`s for a datalist, asked by htmx as one
+    types; the audit log's org filter). At most 10, by name."""
+    term = request.GET.get("org") or request.GET.get("q") or ""
+    names = selectors.org_name_suggestions(term[:200])
+    return render(request, "tenants/_org_suggestions.html", {"names": names})
+
+
 # The org list and the org page: operations/views_orgs.py (they read data sources and the
 # audit trail, which this app may not).
 
