@@ -46,21 +46,25 @@ def dashboard(request):
             # Each count links to the list it counts (the list pages take these filters).
             "attention_counts": [
                 (
-                    health[value],
-                    label,
-                    f"{ds_list}?{urlencode({'health': value})}",
-                )
-                for value, label in (("expired", "lapsed JWS"), ("at_risk", "JWS at risk"))
-            ]
-            + [
+                    f"{health['expired']} lapsed JWS",
+                    health["expired"],
+                    f"{ds_list}?{urlencode({'health': 'expired'})}",
+                ),
                 (
+                    f"{health['at_risk']} JWS at risk",
+                    health["at_risk"],
+                    f"{ds_list}?{urlencode({'health': 'at_risk'})}",
+                ),
+                (
+                    _count_words(
+                        counts[CustomerOrg.Status.REAUTHORIZATION_REQUIRED], "org", "to reauthorize"
+                    ),
                     counts[CustomerOrg.Status.REAUTHORIZATION_REQUIRED],
-                    "orgs to reauthorize",
                     f"{reverse('tenants:org_list')}?status=reauthorization_required",
                 ),
                 (
+                    _count_words(alert_count, "open alert", "", capped=alert_count_capped),
                     alert_count,
-                    "open alerts" + ("+" if alert_count_capped else ""),
                     reverse("alerts:list"),
                 ),
             ],
@@ -80,3 +84,9 @@ def dashboard(request):
             "rotation_chart": dashboard_reads.rotation_chart(now=now),
         },
     )
+
+
+def _count_words(n: int, noun: str, rest: str, *, capped: bool = False) -> str:
+    """ "1 org to reauthorize", "3 orgs to reauthorize", "100+ open alerts"."""
+    plural = "" if n == 1 and not capped else "s"
+    return " ".join(part for part in (f"{n}{'+' if capped else ''} {noun}{plural}", rest) if part)
