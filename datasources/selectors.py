@@ -253,7 +253,12 @@ def datasource_health_by_org(org_ids: Iterable[int]) -> dict[int, dict[str, int]
         .values("org_id")
         .annotate(total=Count("pk"), **{h: Count("pk", filter=q) for h, q in conditions.items()})
     )
-    return {row.pop("org_id"): row for row in rows}
+    names = ["total", *conditions]
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        values: dict = dict(row)  # the annotations' names are built at run time
+        out[values["org_id"]] = {name: values[name] for name in names}
+    return out
 
 
 def worst_health(counts: dict[str, int] | None) -> str:
