@@ -220,18 +220,21 @@ def drift_finding_get(public_id):
 def datasource_soonest_expiry(*, org: CustomerOrg | None = None) -> dt.datetime | None:
     """When the first JWS that Webex should be using lapses (active data sources of active
     orgs, present at Webex); in the past when one already has. Walks ds_expiry_idx from its
-    start, so it reads a handful of rows whatever the fleet's size. `org`: that org's only."""
-    rows = _alive().filter(org=org) if org is not None else _alive()
+    start, so it reads a handful of rows whatever the fleet's size.
+
+    `org`: that org's only, whatever the org's status: while an org must reauthorize its
+    rotation waits, so its JWS lapsing is the deadline that matters most."""
+    rows = _alive().filter(
+        status=DataSource.Status.ACTIVE,
+        missing_at_webex_since__isnull=True,
+        token_expires_at__isnull=False,
+    )
+    if org is not None:
+        rows = rows.filter(org=org)
+    else:
+        rows = rows.filter(org__status=CustomerOrg.Status.ACTIVE)
     return (
-        rows.filter(
-            status=DataSource.Status.ACTIVE,
-            missing_at_webex_since__isnull=True,
-            org__status=CustomerOrg.Status.ACTIVE,
-            token_expires_at__isnull=False,
-        )
-        .order_by("token_expires_at", "id")
-        .values_list("token_expires_at", flat=True)
-        .first()
+        rows.order_by("token_expires_at", "id").values_list("token_expires_at", flat=True).first()
     )
 
 

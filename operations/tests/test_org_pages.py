@@ -91,6 +91,10 @@ def test_a_pending_org_shows_no_moved_on_banner_and_no_reauthorization(
     )
     html = page(operator_client, pending).content.decode()
     assert "has moved on since this org authorized it" not in html
+    # Rotation waits for the admin: the JWS lapsing is the deadline, not the 14-day token.
+    assert re.search(
+        r"Next deadline:</strong> Soonest data source JWS expires in (29|30) min", html
+    )
     assert "Copy the reauthorization link" not in html
     assert "has no data sources" in html
 
@@ -98,9 +102,11 @@ def test_a_pending_org_shows_no_moved_on_banner_and_no_reauthorization(
 def test_an_org_to_reauthorize_offers_the_text_to_copy(
     operator_client,
     org,
+    register,
     emulator,
     portal_app,
 ):
+    register(token_lifetime_minutes=30)
     emulator.advance_clock(91 * 86400)  # the refresh token idled out at Webex
     assert org_tokens_refresh(org_id=org.pk, force=True, actor=SYSTEM).outcome == (
         "reauthorization_required"
@@ -110,6 +116,10 @@ def test_an_org_to_reauthorize_offers_the_text_to_copy(
     assert f"client id {portal_app.client_id}" in html and "https://admin.webex.com" in html
     assert "/static/js/copy.js" in html and "<script>" not in html
     assert "has moved on since this org authorized it" not in html
+    # Rotation waits for the admin: the JWS lapsing is the deadline, not the 14-day token.
+    assert re.search(
+        r"Next deadline:</strong> Soonest data source JWS expires in (29|30) min", html
+    )
 
 
 def test_the_org_page_shows_the_authorizer_readably(operator_client, org):
