@@ -43,7 +43,7 @@ def _uuids(term: str) -> list[uuid.UUID]:
 
 
 def search(term: str, *, with_audit: bool, limit: int = LIMIT) -> Results:
-    term = term.strip()[:200]
+    term = term.replace("\x00", "").strip()[:200]  # PostgreSQL text holds no NUL
     results = Results(term=term, events=[] if with_audit else None)
     if len(term) < MIN_LENGTH:
         results.too_short = True

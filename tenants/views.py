@@ -29,7 +29,7 @@ def org_suggest(request):
     """Org names for a filter's suggestions (`<option>`s for a datalist, asked by htmx as one
     types; the audit log's org filter). At most 10, by name."""
     term = request.GET.get("org") or request.GET.get("q") or ""
-    names = selectors.org_name_suggestions(term[:200])
+    names = selectors.org_name_suggestions(term.replace("\x00", "")[:200])
     return render(request, "tenants/_org_suggestions.html", {"names": names})
 
 

@@ -93,3 +93,11 @@ def test_a_search_costs_the_same_at_10_and_200_orgs(operator_client):
     build(orgs=190, start=10, app=app)
     assert [_count(operator_client, t) for t in terms] == small
     assert max(small) < 15
+
+
+def test_hostile_terms_are_answered_not_crashed_on(auditor_client, org):
+    for term in ("glo\x00bex", "%_%", "' OR 1=1 --", "x" * 5000):
+        assert auditor_client.get(URL, {"q": term}).status_code == 200
+        suggest = auditor_client.get(reverse("tenants:org_suggest"), {"org": term})
+        assert suggest.status_code == 200
+    assert "Nothing matches" in find(auditor_client, "%_%")
