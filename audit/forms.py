@@ -1,7 +1,10 @@
 import datetime as dt
+import uuid
 
 from django import forms
+from django.urls import reverse
 
+from .lookups import org_ids_named
 from .models import AuditEvent
 from .selectors import AuditFilter
 from .vocabulary import Action
@@ -23,7 +26,12 @@ class AuditFilterForm(forms.Form):
         help_text="Exact actor: an e-mail, api:<prefix> or system:<task>.",
     )
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *Action.choices])
-    org = forms.UUIDField(required=False, label="Org id", help_text="The org's portal UUID.")
+    org = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Org",
+        help_text="The org's name (suggested as you type) or its portal id.",
+    )
     target_type = forms.CharField(required=False, max_length=40)
     target_id = forms.CharField(required=False, max_length=64, label="Target id")
     outcome = forms.ChoiceField(
@@ -40,6 +48,34 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     correlation = forms.UUIDField(required=False, label="Correlation id")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Suggestions as one types: htmx asks the org list for names (an HTML datalist).
+        self.org_suggest_url = reverse("tenants:org_suggest")
+
+    def clean_org(self) -> uuid.UUID | None:
+        """An org id, or an org's name turned into its id (one org by that name)."""
+        value = self.cleaned_data.get("org")
+        if value is None or isinstance(value, uuid.UUID):  # the API's own UUID field
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+        ids = org_ids_named(value)
+        if not ids:
+            raise forms.ValidationError(
+                f"No org is named “{value}”: pick a name from the suggestions or give its id."
+            )
+        if len(ids) > 1:
+            raise forms.ValidationError(
+                f"{len(ids)} orgs are named “{value}”: give the id of the one you mean."
+            )
+        return ids[0]
 
     def _utc(self, name: str):
         """The instant in UTC. Any offset ISO 8601 allows is read (PostgreSQL takes only

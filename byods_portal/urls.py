@@ -5,7 +5,8 @@ from django.urls import include, path
 
 from accounts.views import PortalLoginView
 from accounts.views_sso import SsoCallbackView, SsoStartView
-from operations import views_dashboard
+from operations import views_dashboard, views_orgs, views_search
+from tenants import urls as tenants_urls
 from tenants.views_webhook import webex_webhook
 
 from . import metrics, views
@@ -16,6 +17,7 @@ admin.site.site_title = "BYODS portal admin"
 urlpatterns = [
     path("", views_dashboard.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("search/", views_search.search, name="search"),
     path("metrics", metrics.metrics, name="metrics"),
     path("webhooks/webex/", webex_webhook, name="webex_webhook"),
     path("login/", PortalLoginView.as_view(), name="login"),
@@ -26,7 +28,21 @@ urlpatterns = [
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("api/", include(("byods_portal.api.urls", "api"))),
-    path("", include("tenants.urls")),
+    # The org list and page read across apps (operations/views_orgs.py) but keep their
+    # names in the tenants namespace, beside the org's other pages.
+    path(
+        "",
+        include(
+            (
+                [
+                    path("orgs/", views_orgs.org_list, name="org_list"),
+                    path("orgs/<uuid:public_id>/", views_orgs.org_detail, name="org_detail"),
+                    *tenants_urls.urlpatterns,
+                ],
+                tenants_urls.app_name,
+            )
+        ),
+    ),
     path("", include("operations.urls_onboarding")),
     path("", include("operations.urls_offboarding")),
     path("", include("datasources.urls")),

@@ -8,6 +8,17 @@ from django import forms
 from django.utils import timezone
 
 from core.forms import PortalFormMixin
+from webex.schemas import schema_name
+
+
+class SchemaSelect(forms.Select):
+    """Options read as the schema's published name; each keeps its id on hover (title)."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value:
+            option["attrs"]["title"] = value
+        return option
 
 
 class UTCDateTimeField(forms.DateTimeField):
@@ -30,7 +41,7 @@ class DataSourceForm(PortalFormMixin, forms.Form):
     # The fields the register and update services take, named as they take them.
     PAYLOAD = ("schema_id", "url", "audience", "subject", "token_lifetime_minutes")
 
-    schema_id = forms.ChoiceField(label="Schema")
+    schema_id = forms.ChoiceField(label="Schema", widget=SchemaSelect)
     url = forms.CharField(label="URL", help_text="https:// on one of the org's authorized domains.")
     audience = forms.CharField(help_text="The JWS's audience claim, for your receiver to check.")
     subject = forms.CharField(help_text="The JWS's subject claim, for your receiver to check.")
@@ -41,9 +52,11 @@ class DataSourceForm(PortalFormMixin, forms.Form):
     def __init__(self, *args, org, current_schema_id: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         schema_ids = list(org.authorized_schema_ids or [])
-        choices = [(s, s) for s in schema_ids]
+        choices = [(s, schema_name(s)) for s in schema_ids]
         if current_schema_id and current_schema_id not in schema_ids:
-            choices.append((current_schema_id, f"{current_schema_id} (no longer authorized)"))
+            choices.append(
+                (current_schema_id, f"{schema_name(current_schema_id)} (no longer authorized)")
+            )
         if len(choices) != 1:
             choices.insert(0, ("", "Choose a schema…"))
         # self.fields holds copies of the fields declared above: schema_id is a ChoiceField.

@@ -258,19 +258,66 @@ def drift_finding_get(public_id):
     return finding
 
 
-def datasource_soonest_expiry() -> dt.datetime | None:
+def datasource_soonest_expiry(*, org: CustomerOrg | None = None) -> dt.datetime | None:
     """When the first JWS that Webex should be using lapses (active data sources of active
     orgs, present at Webex); in the past when one already has. Walks ds_expiry_idx from its
-    start, so it reads a handful of rows whatever the fleet's size."""
-    return (
-        _alive()
-        .filter(
-            status=DataSource.Status.ACTIVE,
-            missing_at_webex_since__isnull=True,
-            org__status=CustomerOrg.Status.ACTIVE,
-            token_expires_at__isnull=False,
-        )
-        .order_by("token_expires_at", "id")
-        .values_list("token_expires_at", flat=True)
-        .first()
+    start, so it reads a handful of rows whatever the fleet's size.
+
+    `org`: that org's only, whatever the org's status: while an org must reauthorize its
+    rotation waits, so its JWS lapsing is the deadline that matters most."""
+    rows = _alive().filter(
+        status=DataSource.Status.ACTIVE,
+        missing_at_webex_since__isnull=True,
+        token_expires_at__isnull=False,
     )
+    if org is not None:
+        rows = rows.filter(org=org)
+    else:
+        rows = rows.filter(org__status=CustomerOrg.Status.ACTIVE)
+    return (
+        rows.order_by("token_expires_at", "id").values_list("token_expires_at", flat=True).first()
+    )
+
+
+# The order in which an org's worst data source health is told: what stops data first.
+WORST_FIRST = (
+    "expired",
+    "missing",
+    "not_flowing",
+    "at_risk",
+    "failing",
+    "disabled",
+    "paused",
+    "due",
+    "healthy",
+)
+
+
+def datasource_health_by_org(org_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """{org pk: {"total": n, <health>: n, ...}} for the given orgs' live data sources: one
+    grouped query for a page of orgs (the org list), never one per org."""
+    ids = list(org_ids)
+    if not ids:
+        return {}
+    conditions = health_conditions()
+    rows = (
+        _alive()
+        .filter(org_id__in=ids)
+        .order_by()
+        .values("org_id")
+        .annotate(total=Count("pk"), **{h: Count("pk", filter=q) for h, q in conditions.items()})
+    )
+    names = ["total", *conditions]
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        values: dict = dict(row)  # the annotations' names are built at run time
+        out[values["org_id"]] = {name: values[name] for name in names}
+    return out
+
+
+def worst_health(counts: dict[str, int] | None) -> str:
+    """The worst health among an org's data sources ("" when it has none)."""
+    for health in WORST_FIRST:
+        if counts and counts.get(health):
+            return health
+    return ""

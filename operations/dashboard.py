@@ -31,25 +31,84 @@ def orgs_to_reauthorize(*, limit: int = 10) -> list[CustomerOrg]:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """One thing a person must look at, with the deadline that makes it urgent."""
+
+    kind: str  # jws_lapsed | jws_at_risk | org_reauthorization | org_refresh_failing
+    org: CustomerOrg
+    deadline: dt.datetime | None  # when data stops (stopped) flowing; None: not known
+    lapsed: bool  # the deadline has passed: data is not flowing now
+    words: str  # "data stopped flowing 3 min ago" / "data stops flowing in 17 d"
+    ds: DataSource | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        # Lapsed first, then the nearest deadline; an unknown deadline last.
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        return (not self.lapsed, self.deadline or far)
+
+
+def needs_attention(*, now: dt.datetime, limit: int = 10) -> list[Attention]:
+    """What is lapsed, then what runs out soonest: lapsed and at-risk data source JWS, orgs
+    whose admin must reauthorize and orgs whose token refresh keeps failing. Four LIMITed
+    reads through indexes (ds_expiry_idx, org_status_idx), merged and ranked here: a JWS that
+    lapsed a minute ago comes before a reauthorization due in 17 days."""
+    running = health_conditions(now)
+    items: list[Attention] = []
+    datasources = DataSource.objects.filter(deleted_at__isnull=True).select_related("org__owner")
+    for ds in datasources.filter(running["expired"]).order_by("token_expires_at", "pk")[:limit]:
+        items.append(
+            Attention("jws_lapsed", ds.org, ds.token_expires_at, True, _words(ds, now), ds)
+        )
+    for ds in datasources.filter(running["at_risk"]).order_by("token_expires_at", "pk")[:limit]:
+        items.append(
+            Attention("jws_at_risk", ds.org, ds.token_expires_at, False, _words(ds, now), ds)
+        )
+    orgs = CustomerOrg.objects.select_related("owner", "token")
+    by_deadline = ("token__access_expires_at", "pk")
+    reauthorize = orgs.filter(status=CustomerOrg.Status.REAUTHORIZATION_REQUIRED)
+    failing = orgs.filter(status=CustomerOrg.Status.ACTIVE, token__consecutive_failures__gt=0)
+    for kind, rows in (("org_reauthorization", reauthorize), ("org_refresh_failing", failing)):
+        for org in rows.order_by(*by_deadline)[:limit]:
+            token = getattr(org, "token", None)
+            expires = token.access_expires_at if token and token.destroyed_at is None else None
+            lapsed = expires is not None and expires <= now
+            items.append(Attention(kind, org, expires, lapsed, deadline_words(expires, now)))
+    return sorted(items, key=lambda item: item.sort_key)[:limit]
+
+
+def _words(ds: DataSource, now: dt.datetime) -> str:
+    return deadline_words(ds.token_expires_at, now)
+
+
+@dataclass(frozen=True)
 class Deadline:
     ds: DataSource
-    words: str  # "data stops flowing in 3 h 12 min"
+    words: str  # "data stops flowing in 3 h 12 min" / "lapsed 3 min ago"
     left: str  # "3 h 12 min"
+    lapsed: bool = False
 
 
-def soonest_deadlines(*, now: dt.datetime, limit: int = 8) -> list[Deadline]:
-    """The live data sources of active orgs whose JWS expires soonest (not yet expired: those
-    are in the 'expired' count and in alerts). Walks `ds_expiry_idx` and stops at `limit`."""
+def soonest_deadlines(*, now: dt.datetime, limit: int = 8, lapsed_limit: int = 5) -> list[Deadline]:
+    """The live data sources of active orgs whose JWS lapsed (at the top, the longest
+    lapsed first, at most `lapsed_limit`: the dashboard's "Expired" count links to them all),
+    then those that expire soonest. Two walks of `ds_expiry_idx`, each stopping at its LIMIT."""
     running = health_conditions(now)
-    rows = (
-        DataSource.objects.filter(deleted_at__isnull=True, token_expires_at__gt=now)
+    alive = DataSource.objects.filter(deleted_at__isnull=True).select_related("org")
+    lapsed = alive.filter(running["expired"]).order_by("token_expires_at", "pk")[:lapsed_limit]
+    upcoming = (
+        alive.filter(token_expires_at__gt=now)
         .filter(running["healthy"] | running["due"] | running["at_risk"] | running["failing"])
-        .select_related("org")
         .order_by("token_expires_at", "pk")[:limit]
     )
-    return [
+    rows = [
+        Deadline(ds, f"lapsed {duration_words(now - expires_at)} ago", "0 s", lapsed=True)
+        for ds in lapsed
+        if (expires_at := ds.token_expires_at) is not None
+    ]
+    return rows + [
         Deadline(ds, deadline_words(expires_at, now), duration_words(expires_at - now))
-        for ds in rows
+        for ds in upcoming
         # The filter (token_expires_at__gt) keeps only rows with an expiry: the check only narrows.
         if (expires_at := ds.token_expires_at) is not None
     ]

@@ -51,6 +51,7 @@ class SelectionForm(forms.Form):
     org = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     status = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     health = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    offboarded = forms.CharField(required=False, max_length=1, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()

@@ -22,7 +22,7 @@ TargetType = BulkOperation.TargetType
 # The list filters a selection "everything matching" may carry, per target type.
 FILTERS: dict[str, tuple[str, ...]] = {
     TargetType.DATASOURCE: ("q", "org", "status", "health"),
-    TargetType.ORG: ("q", "status"),
+    TargetType.ORG: ("q", "status", "offboarded"),
 }
 
 
@@ -77,6 +77,8 @@ def bulk_targets(selection: Selection) -> QuerySet:
             return tenant_selectors.org_list(
                 search=f.get("q", ""),
                 status=status if status in CustomerOrg.Status.values else "",
+                # as the org list shows them: offboarded orgs only when it shows them
+                hide_offboarded=f.get("offboarded") != "1",
             )
         return CustomerOrg.objects.filter(public_id__in=selection.public_ids).order_by("name", "pk")
     raise ValueError(f"unknown target type {selection.target_type!r}")

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -30,6 +31,7 @@ def dashboard(request):
     counts = cached_aggregate("org-status", org_status_counts)
     health = cached_aggregate("health", datasource_health_counts)
     alert_count, alert_count_capped = alert_open_count()
+    ds_list = reverse("datasources:list")
     return render(
         request,
         "dashboard.html",
@@ -40,7 +42,32 @@ def dashboard(request):
                 (value, label, counts[value]) for value, label in CustomerOrg.Status.choices
             ],
             "org_total": sum(counts.values()),
-            "attention": dashboard_reads.orgs_to_reauthorize(limit=10),
+            "attention": dashboard_reads.needs_attention(now=now, limit=10),
+            # Each count links to the list it counts (the list pages take these filters).
+            "attention_counts": [
+                (
+                    f"{health['expired']} lapsed JWS",
+                    health["expired"],
+                    f"{ds_list}?{urlencode({'health': 'expired'})}",
+                ),
+                (
+                    f"{health['at_risk']} JWS at risk",
+                    health["at_risk"],
+                    f"{ds_list}?{urlencode({'health': 'at_risk'})}",
+                ),
+                (
+                    _count_words(
+                        counts[CustomerOrg.Status.REAUTHORIZATION_REQUIRED], "org", "to reauthorize"
+                    ),
+                    counts[CustomerOrg.Status.REAUTHORIZATION_REQUIRED],
+                    f"{reverse('tenants:org_list')}?status=reauthorization_required",
+                ),
+                (
+                    _count_words(alert_count, "open alert", "", capped=alert_count_capped),
+                    alert_count,
+                    reverse("alerts:list"),
+                ),
+            ],
             "health_counts": [
                 (value, label, health[value], f"?{urlencode({'health': value})}")
                 for value, label in HEALTH
@@ -57,3 +84,9 @@ def dashboard(request):
             "rotation_chart": dashboard_reads.rotation_chart(now=now),
         },
     )
+
+
+def _count_words(n: int, noun: str, rest: str, *, capped: bool = False) -> str:
+    """ "1 org to reauthorize", "3 orgs to reauthorize", "100+ open alerts"."""
+    plural = "" if n == 1 and not capped else "s"
+    return " ".join(part for part in (f"{n}{'+' if capped else ''} {noun}{plural}", rest) if part)

@@ -139,7 +139,14 @@ class CustomerOrg(models.Model):
     @property
     def app_moved_on(self) -> dict[str, list[str]]:
         """Domains and schemas the app has gained since this org's authorization snapshot:
-        the org's admin must reauthorize before data sources may use them."""
+        the org's admin must reauthorize before data sources may use them. Empty for an org
+        without a snapshot to compare: one not yet authorized (pending, authorized), one whose
+        tokens were pasted without Webex listing what it authorized, one the app is no longer
+        in force for (deauthorized, offboarding, offboarded)."""
+        in_force = {self.Status.ACTIVE, self.Status.REAUTHORIZATION_REQUIRED}
+        snapshot = self.authorized_domains or self.authorized_schema_ids
+        if self.status not in in_force or self.authorized_at is None or not snapshot:
+            return {"domains": [], "schema_ids": []}
         app = self.service_app
         return {
             "domains": sorted(set(app.valid_domains) - set(self.authorized_domains)),

@@ -30,8 +30,14 @@ def org_get_for_user(user, public_id: uuid.UUID) -> CustomerOrg:
     return org
 
 
-def org_list(*, search: str = "", status: str = "", sort: str = "name") -> QuerySet[CustomerOrg]:
+def org_list(
+    *, search: str = "", status: str = "", sort: str = "name", hide_offboarded: bool = False
+) -> QuerySet[CustomerOrg]:
+    """Orgs filtered and sorted; `hide_offboarded` leaves offboarded orgs out unless `status`
+    asks for them."""
     qs = CustomerOrg.objects.select_related("service_app", "owner", "token")
+    if hide_offboarded and not status:
+        qs = qs.exclude(status=CustomerOrg.Status.OFFBOARDED)
     if search:
         term = search.strip()
         query = Q(name__icontains=term)
@@ -175,3 +181,33 @@ def org_token_soonest_expiry() -> dt.datetime | None:
         .values_list("access_expires_at", flat=True)
         .first()
     )
+
+
+def org_public_ids_named(name: str) -> list[uuid.UUID]:
+    """The public ids of the orgs called `name` (case-insensitive; at most 10)."""
+    return list(
+        CustomerOrg.objects.filter(name__iexact=name.strip())
+        .order_by("pk")
+        .values_list("public_id", flat=True)[:10]
+    )
+
+
+def org_name_suggestions(term: str, *, limit: int = 10) -> list[str]:
+    """Org names starting with `term`, then containing it, for a filter's suggestions."""
+    term = term.strip()
+    if not term:
+        return []
+    names = list(
+        CustomerOrg.objects.filter(name__istartswith=term)
+        .order_by("name")
+        .values_list("name", flat=True)[:limit]
+    )
+    if len(names) < limit:
+        names += [
+            n
+            for n in CustomerOrg.objects.filter(name__icontains=term)
+            .exclude(name__istartswith=term)
+            .order_by("name")
+            .values_list("name", flat=True)[: limit - len(names)]
+        ]
+    return list(dict.fromkeys(names))

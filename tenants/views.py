@@ -10,12 +10,9 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm
-from core.cache import cached_aggregate
-from core.pagination import CappedPaginator
 from core.views import service_call
 
 from . import selectors, services
@@ -28,49 +25,16 @@ Status = CustomerOrg.Status
 # ------------------------------------------------------------------------- orgs
 @require_GET
 @permission_required(Perm.VIEW_PORTAL, raise_exception=True)
-def org_list(request):
-    search = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    status = status if status in Status.values else ""
-    sort = request.GET.get("sort", "name")
-    # The status pills count every org: the dashboard's short-lived figure, shared. The list
-    # counts at most CappedPaginator's cap (past that, "1000+"; search or a status narrows).
-    counts = cached_aggregate("org-status", selectors.org_status_counts)
-    page = CappedPaginator(
-        selectors.org_list(search=search, status=status, sort=sort), 50
-    ).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "tenants/org_list.html",
-        {
-            "page": page,
-            "search": search,
-            "status": status,
-            "sort": sort,
-            "page_query": urlencode(
-                {k: v for k, v in (("q", search), ("status", status), ("sort", sort)) if v}
-            ),
-            "statuses": [(v, label, counts[v]) for v, label in Status.choices],
-            "aggregate_seconds": settings.PORTAL_AGGREGATE_CACHE_SECONDS,
-        },
-    )
+def org_suggest(request):
+    """Org names for a filter's suggestions (`<option>`s for a datalist, asked by htmx as one
+    types; the audit log's org filter). At most 10, by name."""
+    term = request.GET.get("org") or request.GET.get("q") or ""
+    names = selectors.org_name_suggestions(term.replace("\x00", "")[:200])
+    return render(request, "tenants/_org_suggestions.html", {"names": names})
 
 
-@require_GET
-@permission_required(Perm.VIEW_PORTAL, raise_exception=True)
-def org_detail(request, public_id: uuid.UUID):
-    org = selectors.org_get_for_user(request.user, public_id)
-    token = getattr(org, "token", None)
-    return render(
-        request,
-        "tenants/org_detail.html",
-        {
-            "org": org,
-            "token": token,
-            "now": timezone.now(),
-            "moved_on": org.app_moved_on,
-        },
-    )
+# The org list and the org page: operations/views_orgs.py (they read data sources and the
+# audit trail, which this app may not).
 
 
 @require_http_methods(["GET", "POST"])

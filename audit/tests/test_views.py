@@ -99,7 +99,7 @@ def test_a_bad_filter_names_the_field(auditor_client, events):
     response = auditor_client.get(reverse("audit:log"), {"org": "not-a-uuid", "outcome": "maybe"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Enter a valid UUID." in html
+    assert "No org is named “not-a-uuid”" in html
     assert "Select a valid choice. maybe is not one of the available choices." in html
     assert "Fix the filter above" in html
 

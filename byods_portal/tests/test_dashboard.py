@@ -63,3 +63,39 @@ def test_acknowledged_alerts_show_who(operator_client):
     operator_client.post(reverse("alerts:acknowledge", args=[alert.public_id]))
     html = operator_client.get(reverse("dashboard")).content.decode()
     assert "by operator@example.com" in html
+
+
+def test_needs_attention_puts_a_lapsed_jws_before_a_reauthorization_due_later(operator_client):
+    """Issue 16: the red box showed a reauthorization due in days while a feed had lapsed."""
+    import re
+
+    import time_machine
+
+    build(orgs=10)  # Org 000009's first data source expires in 36 min; Org 000002 must
+    # reauthorize, its access token good for 3 h.
+    lapsed = DataSource.objects.get(url="https://rx.byods.example.com/9/0")
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=50), tick=False):
+        html = operator_client.get(reverse("dashboard")).content.decode()
+    items = re.findall(
+        r'attention-item" role="alert" data-kind="(\w+)">\s*<a class="alert-link" href="([^"]+)"',
+        html,
+    )
+    assert items[0] == ("jws_lapsed", reverse("datasources:detail", args=[lapsed.public_id]))
+    kinds = [kind for kind, _ in items]
+    assert "org_reauthorization" in kinds and kinds.index("org_reauthorization") > 0
+    assert re.search(r"the JWS lapsed: data stopped flowing 1[34] min ago", html)
+    # Soonest deadlines: the lapsed feed at the top, in red.
+    deadlines = html[html.index('id="deadlines-heading"') :]
+    first = deadlines[deadlines.index("<li") : deadlines.index("</li>")]
+    assert "deadline-lapsed" in first and "text-danger" in first
+    assert lapsed.url in first and re.search(r"lapsed 1[34] min ago", first)
+    # The counts link to the lists they count.
+    datasources = reverse("datasources:list")
+    assert f'href="{datasources}?health=expired">1 lapsed JWS</a>' in html
+    reauthorize = f"{reverse('tenants:org_list')}?status=reauthorization_required"
+    assert f'href="{reauthorize}">1 org to reauthorize</a>' in html
+
+
+def test_nothing_needs_attention_says_so(operator_client):
+    html = operator_client.get(reverse("dashboard")).content.decode()
+    assert "Nothing needs attention" in html

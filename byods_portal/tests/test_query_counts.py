@@ -18,6 +18,9 @@ PAGES = [
     ("datasources:list", {"health": "failing", "sort": "token_expires_at"}),
     ("alerts:list", {}),
     ("alerts:list", {"state": "all", "kind": "org_reauthorization"}),
+    ("tenants:org_list", {"offboarded": "1"}),
+    ("search", {"q": "Org 00000"}),
+    ("search", {"q": "rx.byods.example.com/1/"}),
 ]
 
 

@@ -52,3 +52,26 @@ def test_a_missing_moment_renders_a_dash():
 def test_it_escapes_nothing_it_should_not():
     html = render(NOW - dt.timedelta(days=1))
     assert "&lt;" not in html and "1 d ago" in html
+
+
+def test_schemas_read_by_their_published_name_with_the_id_on_hover():
+    html = Template("{% load portal %}{% schema s %}").render(
+        Context({"s": "a38a10b7-43e4-4676-a076-a7d6dce9387d"})
+    )
+    assert html == (
+        '<span title="a38a10b7-43e4-4676-a076-a7d6dce9387d">'
+        "Web Socket Voice Virtual Agent Service</span>"
+    )
+    unknown = Template("{% load portal %}{{ s|schema_name }}").render(Context({"s": "x-<b>"}))
+    assert unknown == "x-&lt;b&gt;"  # an unknown id stays itself, escaped
+
+
+def test_an_authorizer_reads_as_a_webex_person():
+    from webex.ids import encode
+
+    person = "2c3d4e5f-0000-4000-8000-000000000001"
+    rendered = Template("{% load portal %}{{ a|webex_person }}").render(
+        Context({"a": encode("PEOPLE", person, "eu")})
+    )
+    assert rendered == f"Webex person {person} (eu)"
+    assert Template("{% load portal %}{{ a|webex_person }}").render(Context({"a": "?!"})) == "?!"

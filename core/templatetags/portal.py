@@ -14,6 +14,9 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 
+from webex.ids import decode as decode_webex_id
+from webex.schemas import schema_name as published_schema_name
+
 register = template.Library()
 
 _UNITS = (("d", 86400), ("h", 3600), ("min", 60))
@@ -74,3 +77,30 @@ def aria_sort(sort: str, field: str) -> str:
     if sort == f"-{field}":
         return "descending"
     return "none"
+
+
+@register.filter
+def schema_name(schema_id: str) -> str:
+    """`{{ ds.schema_id|schema_name }}`: the published name ("Voice Virtual Agent Service")."""
+    return published_schema_name(schema_id)
+
+
+@register.simple_tag
+def schema(schema_id: str):
+    """`{% schema ds.schema_id %}`: the schema's name with its id on hover."""
+    return format_html('<span title="{}">{}</span>', schema_id, published_schema_name(schema_id))
+
+
+@register.filter
+def webex_person(webex_id: str) -> str:
+    """An authorizer as people read it: Webex sends `authorizerId`, base64 of
+    `ciscospark://<region>/PEOPLE/<uuid>`; shown as "Webex person <uuid> (us)". Anything that
+    does not decode is shown as it is."""
+    if not webex_id:
+        return ""
+    try:
+        region, kind, value = decode_webex_id(webex_id)
+    except ValueError:
+        return webex_id
+    label = {"PEOPLE": "Webex person", "ORGANIZATION": "Webex org"}.get(kind, kind.title())
+    return f"{label} {value} ({region})"

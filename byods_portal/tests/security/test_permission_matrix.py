@@ -75,6 +75,7 @@ class Rule:
 RULES: dict[str, Rule] = {
     # foundation
     "dashboard": Rule(get=READ),
+    "search": Rule(get=READ, query="q=acme"),  # audit events only for AUDIT (test_search.py)
     "healthz": Rule(get=EVERYONE, kind="public"),
     "metrics": Rule(get=frozenset(), kind="token"),
     "login": Rule(get=EVERYONE, post=EVERYONE, kind="public"),
@@ -97,6 +98,7 @@ RULES: dict[str, Rule] = {
     "tenants:org_list": Rule(get=READ),
     "tenants:org_onboard": Rule(get=EDIT, post=EDIT),
     "tenants:org_detail": Rule(get=READ),
+    "tenants:org_suggest": Rule(get=READ, query="org=a"),
     "tenants:org_tokens_paste": Rule(get=EDIT, post=EDIT),
     "tenants:org_refresh": Rule(post=EDIT),
     "offboarding:org_offboard": Rule(get=OP, post=OP),
