@@ -98,7 +98,7 @@ def evaluate_alerts() -> dict[str, int]:
 
 
 def notices(kind_label: str) -> list[str]:
-    return [m.subject for m in mail.outbox if f"] {kind_label}: " in m.subject]
+    return [str(m.subject) for m in mail.outbox if f"] {kind_label}: " in str(m.subject)]
 
 
 def alert_row(page, kind_label: str):
