@@ -182,6 +182,13 @@ def test_a_put_500_storm_warns_then_turns_critical_with_a_second_notice(
         expect(open_alerts).not_to_contain_text("stops flowing in")
         expect(open_alerts.locator("tbody tr .badge", has_text="Critical")).to_be_visible()
         expect(open_alerts.locator("tbody tr .badge", has_text="Warning")).to_have_count(0)
+        # The lapsed feed heads "Needs attention" and "Soonest deadlines", in red.
+        first = page.locator(".attention-item").first
+        expect(first).to_have_class(re.compile(r"alert-danger"))
+        expect(first).to_contain_text("the JWS lapsed")
+        lapsed = page.locator("section[aria-labelledby=deadlines-heading] li").first
+        expect(lapsed).to_have_class(re.compile(r"deadline-lapsed"))
+        expect(lapsed).to_contain_text("Globex Retail")
         shoot(page, "dashboard-mid-outage.png")
 
         page.goto(portal_url("alerts:list"))
