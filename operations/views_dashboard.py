@@ -37,6 +37,7 @@ def dashboard(request):
         "dashboard.html",
         {
             "now": now,
+            "default_owner": settings.ALERT_DEFAULT_OWNER,
             "checks": deep_health(now=now).checks,
             "org_counts": [
                 (value, label, counts[value]) for value, label in CustomerOrg.Status.choices

@@ -186,6 +186,7 @@ def test_a_put_500_storm_warns_then_turns_critical_with_a_second_notice(
         first = page.locator(".attention-item").first
         expect(first).to_have_class(re.compile(r"alert-danger"))
         expect(first).to_contain_text("the JWS lapsed")
+        expect(first).to_contain_text("Owner: Operations on call")  # the team's default
         lapsed = page.locator("section[aria-labelledby=deadlines-heading] li").first
         expect(lapsed).to_have_class(re.compile(r"deadline-lapsed"))
         expect(lapsed).to_contain_text("Globex Retail")
