@@ -80,6 +80,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
             models.Index(fields=["occurred_at", "id"], name="audit_time_idx"),
             models.Index(fields=["correlation_id"], name="audit_correlation_idx"),
+            # The header search finds an event by the Webex trackingId staff paste from a message.
+            models.Index(fields=["tracking_id"], name="audit_tracking_idx"),
             # The "failures only" view: failed events are few, so a partial index stays small.
             models.Index(
                 fields=["-id"],

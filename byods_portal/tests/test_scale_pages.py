@@ -90,3 +90,20 @@ def test_the_soonest_deadlines_are_read_in_index_order(db):
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "ds_expiry_idx" in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plan")
+def test_the_search_finds_an_audit_event_by_tracking_id_through_an_index(db):
+    """Staff paste a trackingId from a message into the header search: the audit trail grows
+    without bound, so the lookup must be an index probe (`audit_tracking_idx`), not a scan."""
+    from operations.search import search
+
+    build(orgs=3)
+    with CaptureQueriesContext(connection) as ctx:
+        search("BYODS_0123456789abcdef_deadbeef", with_audit=True)
+    [sql] = [q["sql"] for q in ctx.captured_queries if '"audit_auditevent"' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: only an index may do
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "audit_tracking_idx" in plan, plan
