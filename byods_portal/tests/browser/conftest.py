@@ -11,6 +11,8 @@ Fixtures for new tests:
   staff user with that role ("operator", "onboarding", "auditor").
 - `portal_url(path_or_name, *args)`: an absolute live-server URL from a path or a URL name.
 - `portal_app`, `webex_world`, `emulator`: the usual emulator-backed fixtures.
+- `active_org`: "Globex Retail", onboarded through the portal's own service against the
+  emulator's org (its tokens fetched from Webex).
 """
 
 from __future__ import annotations
@@ -138,3 +140,17 @@ def page_for(transactional_db, new_page, portal_url):
         return page
 
     return make
+
+
+@pytest.fixture
+def active_org(portal_app, webex_world):  # noqa: F811 - the imported fixture
+    from audit.context import Actor
+    from tenants import services as tenant_services
+
+    return tenant_services.org_onboard(
+        app=portal_app,
+        webex_org_id=webex_world.org_id,
+        name="Globex Retail",
+        region="us",
+        actor=Actor.system("test-setup"),
+    )

@@ -132,17 +132,6 @@ def test_the_wizard_shows_webex_refusal_with_a_retry(page_for, portal_url, porta
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
 
 
-@pytest.fixture
-def active_org(portal_app, webex_world):
-    return tenant_services.org_onboard(
-        app=portal_app,
-        webex_org_id=webex_world.org_id,
-        name="Globex Retail",
-        region="us",
-        actor=SYSTEM,
-    )
-
-
 def test_an_invalid_url_is_refused_beside_its_field_then_a_valid_one_registers(
     page_for, portal_url, active_org
 ):

@@ -8,21 +8,14 @@ from playwright.sync_api import expect
 from audit.services import audit_record
 from audit.vocabulary import Action
 from datasources.services import datasource_register
-from tenants import services as tenant_services
 from tenants.tests.conftest import SYSTEM
 
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 
 
 @pytest.fixture
-def globex(portal_app, webex_world):
-    org = tenant_services.org_onboard(
-        app=portal_app,
-        webex_org_id=webex_world.org_id,
-        name="Globex Retail",
-        region="us",
-        actor=SYSTEM,
-    )
+def globex(active_org):
+    org = active_org
     ds = datasource_register(
         org=org,
         schema_id=SCHEMA,

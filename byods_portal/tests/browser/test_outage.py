@@ -28,7 +28,6 @@ from alerts.models import Alert, Kind
 from datasources import tasks as datasource_tasks
 from datasources.models import DataSource
 from datasources.services import datasource_register
-from tenants import services as tenant_services
 from tenants.models import OrgToken
 from tenants.tests.conftest import SYSTEM
 from webex.client import WebexClient
@@ -44,17 +43,6 @@ FEED = "https://rx.byods.example.com/feed"
 PUT_STORM = [{"method": "PUT", "pathRegex": "dataSources", "kind": "status", "status": 500}]
 AT_RISK = re.compile(r"Data stops flowing in \d+ min for Globex Retail")
 STOPPED = re.compile(r"Data stopped flowing \d+ min ago for Globex Retail")
-
-
-@pytest.fixture
-def active_org(portal_app, webex_world):
-    return tenant_services.org_onboard(
-        app=portal_app,
-        webex_org_id=webex_world.org_id,
-        name="Globex Retail",
-        region="us",
-        actor=SYSTEM,
-    )
 
 
 @pytest.fixture

@@ -8,23 +8,11 @@ from playwright.sync_api import expect
 
 from datasources.models import DataSource
 from datasources.services import datasource_register
-from tenants import services as tenant_services
 from tenants.tests.conftest import SYSTEM
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
-
-
-@pytest.fixture
-def active_org(portal_app, webex_world):
-    return tenant_services.org_onboard(
-        app=portal_app,
-        webex_org_id=webex_world.org_id,
-        name="Globex Retail",
-        region="us",
-        actor=SYSTEM,
-    )
 
 
 def test_register_under_a_429_says_webex_wait_and_tracking_id(
