@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import views_signin
 from accounts.forms import SignInForm
 from operations import views_dashboard
 from tenants.views_webhook import webex_webhook
@@ -22,6 +23,13 @@ urlpatterns = [
             redirect_authenticated_user=True, authentication_form=SignInForm
         ),
         name="login",
+    ),
+    # After the password, for those who need one: the second factor (accounts/middleware.py).
+    path("login/second-factor/", views_signin.second_factor, name="second_factor"),
+    path(
+        "login/second-factor/enrol/",
+        views_signin.second_factor_enrol,
+        name="second_factor_enrol",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("accounts.urls")),
