@@ -7,6 +7,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from core.api.schema import error_example, example
+from core.api.serializers import check_json
 from core.api.views import PortalViewSet
 
 from .. import selectors, services
@@ -20,6 +22,36 @@ from .serializers import (
     StaffSerializer,
 )
 
+STAFF_EXAMPLE = {
+    "id": "2f0c4a1e-7b3d-4c5e-9a8f-1d2e3f4a5b6c",
+    "email": "ana@example.com",
+    "name": "Ana Lima",
+    "role": "onboarding",
+    "active": True,
+    "sign_in_method": "password",
+    "second_factor": False,
+    "last_sign_in": "2026-11-23T09:12:00Z",
+    "locked_until": None,
+    "invited_by": "ops@example.com",
+}
+REASON = {"reason": "Moved to the compliance team"}
+SELF = error_example(
+    "self", "You cannot change the role of yourself: ask another operator.", status=409
+)
+LAST = error_example(
+    "last_operator",
+    "Cannot deactivate ops@example.com: they are the last active operator. "
+    "Make someone else an operator first.",
+    status=409,
+)
+NO_REASON = error_example(
+    "invalid", "Check the fields: reason.", {"reason": ["This field is required."]}
+)
+ACTION_EXAMPLES = [
+    example("reason", REASON, response=False),
+    example("account", STAFF_EXAMPLE),
+    NO_REASON,
+]
 PUBLIC = ("id", "email", "name", "role", "active", "sign_in_method", "second_factor")
 FIELDS = (*PUBLIC, "last_sign_in", "locked_until", "invited_by")
 
@@ -31,6 +63,7 @@ def _staff_row(row: dict) -> dict:
 class StaffViewSet(PortalViewSet):
     serializer_class = StaffSerializer
     pagination_class = None
+    queryset = User.objects.none()  # rows come from the selectors; this names the model
     perms = {
         "list": Perm.VIEW_AUDIT,
         "retrieve": Perm.VIEW_AUDIT,
@@ -53,11 +86,18 @@ class StaffViewSet(PortalViewSet):
         row = next(r for r in selectors.access_review_staff() if r["user"].pk == person.pk)
         return _staff_row(row)
 
-    @extend_schema(summary="List staff accounts", tags=["staff"])
+    @extend_schema(
+        summary="List staff accounts",
+        tags=["staff"],
+        responses={200: StaffSerializer(many=True)},
+        examples=[example("list", [STAFF_EXAMPLE])],
+    )
     def list(self, request):
         return Response([_staff_row(r) for r in selectors.access_review_staff()])
 
-    @extend_schema(summary="One staff account", tags=["staff"])
+    @extend_schema(
+        summary="One staff account", tags=["staff"], examples=[example("account", STAFF_EXAMPLE)]
+    )
     def retrieve(self, request, id):
         return Response(self._one(id))
 
@@ -67,6 +107,39 @@ class StaffViewSet(PortalViewSet):
         "(from the audit trail), as on the Access review page.",
         tags=["staff"],
         responses={200: AccessReviewSerializer},
+        examples=[
+            example(
+                "review",
+                {
+                    "staff": [STAFF_EXAMPLE],
+                    "api_keys": [
+                        {
+                            "id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                            "prefix": "byods_1a2b3c4d",
+                            "name": "Nightly export",
+                            "role": "auditor",
+                            "created_by": "ops@example.com",
+                            "created_at": "2026-10-01T08:00:00Z",
+                            "last_used_at": "2026-11-23T02:00:00Z",
+                            "expires_at": None,
+                            "revoked_at": None,
+                        }
+                    ],
+                    "role_changes": [
+                        {
+                            "id": "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a",
+                            "occurred_at": "2026-11-20T10:00:00Z",
+                            "account": "ana@example.com",
+                            "action": "staff.role_changed",
+                            "role_before": "auditor",
+                            "role_after": "onboarding",
+                            "by": "ops@example.com",
+                            "reason": "Moved to the onboarding team",
+                        }
+                    ],
+                },
+            )
+        ],
     )
     def access_review(self, request):
         history = [
@@ -96,6 +169,29 @@ class StaffViewSet(PortalViewSet):
         tags=["staff"],
         request=InviteSerializer,
         responses={201: InviteCreatedSerializer},
+        examples=[
+            example(
+                "invite",
+                {"email": "ana@example.com", "role": "onboarding", "reason": "New hire"},
+                response=False,
+            ),
+            example(
+                "invited",
+                {
+                    "id": "5e4d3c2b-1a0f-4e9d-8c7b-6a5f4e3d2c1b",
+                    "email": "ana@example.com",
+                    "role": "onboarding",
+                    "expires_at": "2026-11-26T09:00:00Z",
+                    "mailed": True,
+                },
+                201,
+            ),
+            error_example(
+                "invalid",
+                "Check the fields: email.",
+                {"email": ["A staff account for ana@example.com already exists."]},
+            ),
+        ],
     )
     def invite(self, request):
         from ..views import send_invite_mail
@@ -126,6 +222,14 @@ class StaffViewSet(PortalViewSet):
         "active operator.",
         tags=["staff"],
         request=RoleChangeSerializer,
+        responses={200: StaffSerializer},
+        examples=[
+            example("role", {"role": "auditor", **REASON}, response=False),
+            example("account", STAFF_EXAMPLE | {"role": "auditor"}),
+            SELF,
+            LAST,
+            NO_REASON,
+        ],
     )
     def role(self, request, id):
         data = _valid(RoleChangeSerializer, request)
@@ -135,23 +239,53 @@ class StaffViewSet(PortalViewSet):
         )
         return Response(self._one(id))
 
-    @extend_schema(summary="Deactivate a staff account", tags=["staff"], request=ReasonSerializer)
+    @extend_schema(
+        summary="Deactivate a staff account",
+        tags=["staff"],
+        request=ReasonSerializer,
+        responses={200: StaffSerializer},
+        examples=[*ACTION_EXAMPLES, SELF, LAST],
+    )
     def deactivate(self, request, id):
         return self._simple(request, id, services.staff_deactivate)
 
-    @extend_schema(summary="Reactivate a staff account", tags=["staff"], request=ReasonSerializer)
+    @extend_schema(
+        summary="Reactivate a staff account",
+        tags=["staff"],
+        request=ReasonSerializer,
+        responses={200: StaffSerializer},
+        examples=[*ACTION_EXAMPLES, SELF, LAST],
+    )
     def reactivate(self, request, id):
         return self._simple(request, id, services.staff_reactivate)
 
-    @extend_schema(summary="Unlock a throttled sign-in", tags=["staff"], request=ReasonSerializer)
+    @extend_schema(
+        summary="Unlock a throttled sign-in",
+        tags=["staff"],
+        request=ReasonSerializer,
+        responses={200: StaffSerializer},
+        examples=[*ACTION_EXAMPLES, SELF, LAST],
+    )
     def unlock(self, request, id):
         return self._simple(request, id, services.staff_unlock)
 
-    @extend_schema(summary="Reset the second factor", tags=["staff"], request=ReasonSerializer)
+    @extend_schema(
+        summary="Reset the second factor",
+        tags=["staff"],
+        request=ReasonSerializer,
+        responses={200: StaffSerializer},
+        examples=[*ACTION_EXAMPLES, SELF, LAST],
+    )
     def reset_second_factor(self, request, id):
         return self._simple(request, id, services.staff_mfa_reset)
 
-    @extend_schema(summary="Revoke all sessions", tags=["staff"], request=ReasonSerializer)
+    @extend_schema(
+        summary="Revoke all sessions",
+        tags=["staff"],
+        request=ReasonSerializer,
+        responses={200: StaffSerializer},
+        examples=[*ACTION_EXAMPLES, SELF, LAST],
+    )
     def revoke_sessions(self, request, id):
         return self._simple(request, id, services.staff_sessions_revoke)
 
@@ -163,6 +297,7 @@ class StaffViewSet(PortalViewSet):
 
 
 def _valid(serializer_class, request) -> dict:
+    check_json(request.data, serializer_class().fields)  # JSON types; unknown fields refused
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

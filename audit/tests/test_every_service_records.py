@@ -97,7 +97,7 @@ def _staff_reactivate(world):
     from accounts.services import staff_deactivate, staff_reactivate
 
     user = _person()
-    staff_deactivate(user=user, reason="left", actor=ACTOR)
+    staff_deactivate(user=user, reason="left the team", actor=ACTOR)
     staff_reactivate(user=user, reason="rehired", actor=ACTOR)
 
 
