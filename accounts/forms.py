@@ -17,7 +17,7 @@ class SignInForm(AuthenticationForm):
         "invalid_login": "That e-mail and password do not match an active staff account.",
         "locked": (
             "Too many failed sign-ins: sign-in for this account (or from this address) is "
-            "paused for %(minutes)s minutes. Wait, or ask an operator to check the audit trail."
+            "paused for %(minutes)s minutes. Wait, or ask an operator to unlock it (Staff page)."
         ),
     }
 

@@ -166,7 +166,7 @@ def page_for(transactional_db, new_page, portal_url):
         page.get_by_role("button", name="Sign in").click()
         if device is not None:  # the role needs a second factor: the app's code, as a person
             page.wait_for_url(re.compile(r".*/login/second-factor/.*"))
-            page.get_by_label("Code").fill(totp_code(device, steps_ahead=1))
+            page.get_by_role("textbox", name="Code").fill(totp_code(device, steps_ahead=1))
             page.get_by_role("button", name="Verify").click()
         page.wait_for_url(re.compile(r"^(?!.*/login/).*$"))
         return page

@@ -54,7 +54,7 @@ def test_an_operator_enrols_then_signs_in_with_a_code(transactional_db, new_page
     expect(page.get_by_role("img", name="QR code of the secret key")).to_be_visible()
     secret = page.locator("#totp-secret").get_attribute("data-secret")
     assert secret and re.fullmatch(r"[A-Z2-7]+", secret)
-    page.get_by_label("Code").fill(code_from_secret(secret))
+    page.get_by_role("textbox", name="Code").fill(code_from_secret(secret))
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
     expect(page.locator("#recovery-codes li")).to_have_count(10)
@@ -66,12 +66,12 @@ def test_an_operator_enrols_then_signs_in_with_a_code(transactional_db, new_page
     page.wait_for_url(re.compile(r".*/login/.*"))
     sign_in_with_password(page, portal_url)
     page.wait_for_url(re.compile(r".*/login/second-factor/\?.*"))
-    page.get_by_label("Code").fill("000000" if code_from_secret(secret, 1) != "000000" else "1")
+    page.get_by_role("textbox", name="Code").fill("000000" if code_from_secret(secret, 1) != "000000" else "1")
     page.get_by_role("button", name="Verify").click()
     expect(page.locator(".invalid-feedback")).to_contain_text("not right")
     device = get_user_model().objects.get(username=EMAIL).totpdevice_set.get()
     assert totp_code(device, steps_ahead=1) == code_from_secret(secret, 1)  # the same key
-    page.get_by_label("Code").fill(code_from_secret(secret, steps_ahead=1))
+    page.get_by_role("textbox", name="Code").fill(code_from_secret(secret, steps_ahead=1))
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     assert AuditEvent.objects.filter(action=Action.STAFF_MFA_ENROLLED).count() == 1
