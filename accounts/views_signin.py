@@ -2,6 +2,7 @@
 invitation. The password half is Django's LoginView (byods_portal/urls.py)."""
 
 from base64 import b32encode
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -43,7 +44,7 @@ def second_factor(request):
     if request.user.is_verified() or not selectors.mfa_required(request.user):
         return redirect(_next(request))  # given already, or nothing to give
     if not selectors.mfa_enrolled(request.user):
-        return redirect(f"{reverse('second_factor_enrol')}?next={_next(request)}")
+        return redirect(f"{reverse('second_factor_enrol')}?{urlencode({'next': _next(request)})}")
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with service_call(request, form=form) as call:
@@ -62,7 +63,7 @@ def second_factor_enrol(request):
     then the recovery codes, shown once."""
     if selectors.mfa_enrolled(request.user):
         if not request.user.is_verified():
-            return redirect(f"{reverse('second_factor')}?next={_next(request)}")
+            return redirect(f"{reverse('second_factor')}?{urlencode({'next': _next(request)})}")
         # Enrolled already: a new app replaces the old only through an operator's reset.
         return render(request, "accounts/second_factor_enrolled.html")
     device = selectors.mfa_pending_device(request.user) or services.mfa_enrol_begin(
