@@ -243,7 +243,9 @@ def _mfa_confirm(user: User, token: str, actor: Actor | None) -> list[str] | Non
     StaticDevice.objects.filter(user=user).delete()
     static = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=c) for c in codes])
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=static, token=recovery_digest(c)) for c in codes]
+    )
     audit_record(
         action=Action.STAFF_MFA_ENROLLED,
         summary=f"{name} enrolled an authenticator app and {RECOVERY_CODES} recovery codes",
@@ -253,6 +255,19 @@ def _mfa_confirm(user: User, token: str, actor: Actor | None) -> list[str] | Non
         target_label=name,
     )
     return codes
+
+
+def recovery_digest(code: str) -> str:
+    """How a recovery code is stored: a keyed digest (HMAC-SHA-256 under SECRET_KEY, cut to
+    the 16 characters django-otp's token column holds), never the code itself, so a copy of
+    the table does not sign anyone in. Changing SECRET_KEY voids the codes (a reset issues new
+    ones)."""
+    import hmac
+
+    from django.conf import settings
+
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _digits(token: str) -> str:
@@ -288,7 +303,7 @@ def _mfa_match(user: User, token: str, actor: Actor | None):
         if token.isdigit() and device.verify_token(token):
             return device
     for static in StaticDevice.objects.filter(user=user, confirmed=True).select_for_update():
-        if static.verify_token(token):
+        if token and static.verify_token(recovery_digest(token)):
             left = static.token_set.count()
             name = user.get_username()
             audit_record(

@@ -94,7 +94,11 @@ def test_an_enrolled_user_signs_in_with_password_and_code(operator):
 
 
 def test_a_recovery_code_works_once(operator):
+    from django_otp.plugins.otp_static.models import StaticToken
+
     _, codes = enrol(operator)
+    stored = set(StaticToken.objects.values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & set(codes)  # kept as digests, not the codes
     client = Client()
     password_sign_in(client)
     response = client.post(reverse("second_factor"), {"token": codes[0].upper()})
