@@ -3,6 +3,8 @@ factor's secret, a recovery code or an API key's secret."""
 
 from rest_framework import serializers
 
+from core.api.serializers import text_field
+
 from ..roles import STAFF_ROLES
 
 
@@ -51,8 +53,10 @@ class AccessReviewSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        help_text="Why (at least 5 characters): kept in the audit trail."
+    reason = text_field(
+        min_length=5,
+        max_length=1000,
+        help_text="Why (at least 5 characters): kept in the audit trail.",
     )
 
 
