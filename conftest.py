@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.roles import Role
 from accounts.services import staff_user_create
+from accounts.tests.helpers import verified_login
 from audit.context import Actor
 
 PERSONAS = ("operator", "onboarding", "auditor", "norole", "anonymous")
@@ -72,7 +73,8 @@ def _client_for(persona: str, django_user_model) -> Client:
         user, _ = staff_user_create(
             email=f"{persona}@example.com", role=Role(persona), actor=Actor.system("test-setup")
         )
-    client.force_login(user)
+    # Signed in as after the password and, for roles that need one, the second factor.
+    verified_login(client, user)
     client.user = user
     return client
 

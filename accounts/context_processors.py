@@ -14,7 +14,8 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Bulk actions", "operations:list", Perm.VIEW_PORTAL),
     ("Alerts", "alerts:list", Perm.VIEW_PORTAL),
     ("Audit trail", "audit:log", Perm.VIEW_AUDIT),
-    ("Staff", "accounts:staff_list", Perm.MANAGE_STAFF),
+    # Operators manage staff; auditors read the list and the access review.
+    ("Staff", "accounts:staff_list", Perm.VIEW_AUDIT),
 ]
 
 
@@ -22,6 +23,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_role": None}
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.url_name in ("second_factor", "second_factor_enrol"):
+        return {"nav_items": [], "user_role": None}  # half signed in: nothing to navigate to
     items = []
     for label, url_name, perm in NAV_ITEMS:
         if not user.has_perm(perm):

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from core.forms import PortalFormMixin
 
 from . import throttle
-from .roles import Role
+from .roles import STAFF_ROLES, Role
 from .sso import password_signin_enabled
 
 
@@ -18,7 +18,7 @@ class SignInForm(AuthenticationForm):
         "invalid_login": "That e-mail and password do not match an active staff account.",
         "locked": (
             "Too many failed sign-ins: sign-in for this account (or from this address) is "
-            "paused for %(minutes)s minutes. Wait, or ask an operator to check the audit trail."
+            "paused for %(minutes)s minutes. Wait, or ask an operator to unlock it (Staff page)."
         ),
         "password_signin_off": (
             "Password sign-in is switched off for this portal: use “Sign in with single sign-on”."
@@ -68,3 +68,46 @@ class ApiKeyRevokeForm(PortalFormMixin, forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the audit trail."
     )
+
+
+class SecondFactorForm(PortalFormMixin, forms.Form):
+    token = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+        help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+    )
+
+
+class ReasonForm(PortalFormMixin, forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the audit trail."
+    )
+
+
+class RoleChangeForm(ReasonForm):
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in STAFF_ROLES])
+    field_order = ["role", "reason"]
+
+
+class InviteForm(ReasonForm):
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in STAFF_ROLES])
+    field_order = ["email", "role", "reason"]
+
+
+class InviteAcceptForm(PortalFormMixin, forms.Form):
+    full_name = forms.CharField(max_length=150, required=False, label="Your name")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), label="Password"
+    )
+    password_again = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Password again",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return data

@@ -89,3 +89,47 @@ class StaffIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.issuer}"
+
+
+class StaffProfile(models.Model):
+    """What the portal keeps about a staff account beyond Django's user: a public id for URLs
+    (users have only integer keys) and who invited them. Made on first need."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return f"staff profile of {self.user_id}"
+
+
+class Invite(models.Model):
+    """A one-time link to a new staff account. Only the SHA-256 of the link's token is kept
+    (like API keys: 256 random bits need no slow hash); it works once, until `expires_at`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"invitation for {self.email}"
+
+    def is_usable(self, now=None) -> bool:
+        return self.accepted_at is None and self.expires_at > (now or timezone.now())

@@ -1,8 +1,10 @@
 """Sign-ins, refused sign-ins and sign-outs go into the audit trail."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from audit.context import Actor
@@ -91,3 +93,13 @@ def _signed_out(sender, request, user, **kwargs):
         )
     if request is not None:
         messages.info(request, "You have been signed out.")
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="staff-profile")
+def _staff_profile(sender, instance, created, raw=False, **kwargs):
+    """Every account has a profile (its public id), however it was made: the portal, the
+    invitation, `createsuperuser` or the admin."""
+    if created and not raw:
+        from .models import StaffProfile
+
+        StaffProfile.objects.get_or_create(user=instance)

@@ -15,7 +15,9 @@ counter. Why not django-axes: it adds models, middleware and its own admin for w
 cache counters here, and the audit trail already records every refused sign-in.
 """
 
+import datetime as dt
 import hashlib
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -66,13 +68,56 @@ def note_failure(username: str, ip: str) -> str | None:
     """Count one failed sign-in; returns "user" or "ip" when this failure started a lock."""
     started = None
     over_user = bool(username) and _bump("fail-user", username) >= settings.LOGIN_THROTTLE_FAILURES
-    if over_user and cache.add(_key("lock-user", username), 1, timeout=_window()):
+    if over_user and cache.add(_key("lock-user", username), _until(), timeout=_window()):
         started = "user"
     over_ip = bool(ip) and _bump("fail-ip", ip) >= settings.LOGIN_THROTTLE_IP_FAILURES
-    if over_ip and cache.add(_key("lock-ip", ip), 1, timeout=_window()):
+    if over_ip and cache.add(_key("lock-ip", ip), _until(), timeout=_window()):
         started = started or "ip"
     return started
 
 
 def note_success(username: str) -> None:
     cache.delete(_key("fail-user", username))
+
+
+def _until() -> float:
+    """A lock's value is when it ends (a Unix time), so the staff list can say "Locked until"."""
+    return time.time() + _window()
+
+
+# --- second-factor codes: the same counters, per account, for codes after the password ---
+def code_is_locked(username: str) -> bool:
+    return bool(cache.get(_key("lock-code", username)))
+
+
+def note_code_failure(username: str) -> bool:
+    """Count one wrong second-factor code; True when this failure locked code entry."""
+    if _bump("fail-code", username) >= settings.LOGIN_THROTTLE_FAILURES:
+        return bool(cache.add(_key("lock-code", username), _until(), timeout=_window()))
+    return False
+
+
+def note_code_success(username: str) -> None:
+    cache.delete(_key("fail-code", username))
+
+
+def locked_until(username: str) -> dt.datetime | None:
+    """When this account's sign-in (password or code) lock ends, or None when not locked."""
+    ends = [cache.get(_key(kind, username)) for kind in ("lock-user", "lock-code")]
+    ends = [e for e in ends if e]
+    if not ends:
+        return None
+    # A lock set before locks carried their end time holds 1: count it as a full window.
+    latest = max(e if e > 1 else time.time() + _window() for e in ends)
+    return dt.datetime.fromtimestamp(latest, tz=dt.UTC)
+
+
+def unlock(username: str) -> bool:
+    """Lift an account's locks and forget its failures (an operator's unlock); True when there
+    was a lock. The per-address lock is left alone: it protects against one address, not one
+    account."""
+    was_locked = locked_until(username) is not None
+    cache.delete_many(
+        [_key(kind, username) for kind in ("lock-user", "fail-user", "lock-code", "fail-code")]
+    )
+    return was_locked

@@ -19,6 +19,19 @@ class Action(models.TextChoices):
     STAFF_SSO_REFUSED = "staff.sso_refused", "Single sign-on refused"
     STAFF_SSO_LINKED = "staff.sso_linked", "Staff account linked to single sign-on"
     STAFF_SSO_UPDATED = "staff.sso_updated", "Staff account updated from single sign-on"
+    STAFF_INVITED = "staff.invited", "Staff member invited"
+    STAFF_INVITE_ACCEPTED = "staff.invite_accepted", "Invitation accepted"
+    STAFF_DEACTIVATED = "staff.deactivated", "Staff account deactivated"
+    STAFF_REACTIVATED = "staff.reactivated", "Staff account reactivated"
+    STAFF_UNLOCKED = "staff.unlocked", "Staff sign-in unlocked"
+    STAFF_SESSIONS_REVOKED = "staff.sessions_revoked", "Staff sessions revoked"
+    STAFF_MFA_ENROLLED = "staff.mfa_enrolled", "Second factor enrolled"
+    STAFF_MFA_RESET = "staff.mfa_reset", "Second factor reset"
+    STAFF_SIGNED_IN_RECOVERY_CODE = (
+        "staff.signed_in_recovery_code",
+        "Signed in with a recovery code",
+    )
+    STAFF_ACCESS_REVIEW_EXPORTED = "staff.access_review_exported", "Access review exported"
     APIKEY_CREATED = "apikey.created", "API key created"
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"
     # Service Apps and webhooks
@@ -77,6 +90,11 @@ class Action(models.TextChoices):
 DESTRUCTIVE = frozenset(
     {
         Action.STAFF_ROLE_CHANGED,
+        Action.STAFF_DEACTIVATED,
+        Action.STAFF_REACTIVATED,
+        Action.STAFF_UNLOCKED,
+        Action.STAFF_SESSIONS_REVOKED,
+        Action.STAFF_MFA_RESET,
         Action.APIKEY_REVOKED,
         Action.ORG_OFFBOARDING_STARTED,
         Action.ORG_OFFBOARDED,

@@ -125,7 +125,10 @@ def populate(size: int) -> tuple[Client, str]:
         flush=True,
     )
     client = Client(HTTP_HOST="localhost")
-    client.force_login(user)
+    # signed in as after the password and the operator's second factor
+    from accounts.tests.helpers import verified_login
+
+    verified_login(client, user)
     org = CustomerOrg.objects.get(name=TYPICAL_ORG)
     assert org.status == CustomerOrg.Status.ACTIVE, org.status
     return client, reverse("tenants:org_detail", args=[org.public_id])

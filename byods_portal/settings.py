@@ -66,6 +66,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
     "csp",
+    # The second factor (accounts/mfa.py): TOTP apps and one-time recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "audit",
@@ -86,7 +90,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): second factor given
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # A signed-in session without its second factor reaches only the second-factor pages.
+    "accounts.middleware.SecondFactorMiddleware",
     "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -184,6 +191,16 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=5)
 LOGIN_THROTTLE_IP_FAILURES = env.int("LOGIN_THROTTLE_IP_FAILURES", default=20)
 LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
+# Second factor (accounts/mfa.py): the staff roles that must enrol one (comma-separated; empty
+# for none). Anyone who has enrolled one is asked for it whatever their role.
+PORTAL_MFA_REQUIRED_ROLES = env.list("PORTAL_MFA_REQUIRED_ROLES", default=["operator"])
+OTP_TOTP_ISSUER = "BYODS portal"
+# django-otp's own per-device back-off (1 s, 2 s, 4 s... after a wrong code) is off: wrong codes
+# count in the portal's sign-in throttle instead (accounts/throttle.py), which locks and audits.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Hours an invitation link (staff management) stays usable.
+PORTAL_INVITE_HOURS = env.int("PORTAL_INVITE_HOURS", default=72)
 # The throttle counts in the cache (CACHES, below with the API's rate limits).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

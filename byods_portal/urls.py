@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from accounts import views_signin
 from accounts.views import PortalLoginView
 from accounts.views_sso import SsoCallbackView, SsoStartView
 from operations import views_dashboard, views_orgs, views_search
@@ -24,6 +25,13 @@ urlpatterns = [
     # Single sign-on (404 while PORTAL_OIDC_ISSUER is unset): to the IdP and back.
     path("sso/start/", login_not_required(SsoStartView.as_view()), name="sso_start"),
     path("sso/callback/", login_not_required(SsoCallbackView.as_view()), name="sso_callback"),
+    # After the password, for those who need one: the second factor (accounts/middleware.py).
+    path("login/second-factor/", views_signin.second_factor, name="second_factor"),
+    path(
+        "login/second-factor/enrol/",
+        views_signin.second_factor_enrol,
+        name="second_factor_enrol",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

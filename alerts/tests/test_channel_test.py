@@ -9,6 +9,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.tests.helpers import verified_login
 from alerts import services
 from alerts.models import AlertChannel, AlertDelivery, Kind
 from audit.context import Actor
@@ -201,7 +202,7 @@ def test_the_test_needs_post_and_the_csrf_token(operator_client, channel):
     url = reverse("alerts:channel_test", args=[channel.public_id])
     assert operator_client.get(url).status_code == 405
     strict = Client(enforce_csrf_checks=True)
-    strict.force_login(operator_client.user)
+    verified_login(strict, operator_client.user)
     assert strict.post(url).status_code == 403
     assert not channel_test_events() and mail.outbox == []
 

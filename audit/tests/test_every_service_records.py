@@ -24,6 +24,10 @@ SCHEMA = "5397013b-7920-4ffc-807c-e8a3e0a18f43"
 EXEMPT = {
     "accounts.services.generate_password": "returns a random string",
     "accounts.services.apikey_hash": "a digest",
+    "accounts.services.recovery_digest": "a digest",
+    "accounts.services.mfa_enrol_begin": (
+        "an unconfirmed device that counts for nothing; mfa_enrol_confirm is audited"
+    ),
     "tenants.services.lifecycle.org_transition": "in-memory check used inside the audited services",
     "tenants.services.onboarding.parse_org_id": "parses input",
     "tenants.services.tokens.org_token_due": "a predicate",
@@ -57,6 +61,67 @@ def _staff_user_create(world):
     from accounts.services import staff_user_create
 
     staff_user_create(email="new@example.com", role=Role.AUDITOR, actor=ACTOR)
+
+
+def _person():
+    from accounts.services import staff_user_create
+
+    user, _ = staff_user_create(email="person@example.com", role=Role.ONBOARDING, actor=ACTOR)
+    return user
+
+
+def _enrolled(user):
+    from django_otp.oath import TOTP
+
+    from accounts.services import mfa_enrol_begin, mfa_enrol_confirm
+
+    device = mfa_enrol_begin(user=user)
+    token = TOTP(device.bin_key).token()
+    return mfa_enrol_confirm(user=user, token=f"{token:06d}", actor=ACTOR)
+
+
+def _mfa_verify(world):
+    from accounts.services import mfa_verify
+
+    user = _person()
+    codes = _enrolled(user)
+    mfa_verify(user=user, token=codes[0], actor=ACTOR)
+
+
+def _staff_action(name: str, **extra):
+    def run(world):
+        from accounts import services
+
+        getattr(services, name)(user=_person(), reason="a reason", actor=ACTOR, **extra)
+
+    return run
+
+
+def _staff_reactivate(world):
+    from accounts.services import staff_deactivate, staff_reactivate
+
+    user = _person()
+    staff_deactivate(user=user, reason="left the team", actor=ACTOR)
+    staff_reactivate(user=user, reason="rehired", actor=ACTOR)
+
+
+def _staff_invite(world):
+    from accounts.services import staff_invite
+
+    return staff_invite(email="inv@example.com", role="auditor", reason="new hire", actor=ACTOR)
+
+
+def _staff_invite_accept(world):
+    from accounts.services import staff_invite_accept
+
+    _, token = _staff_invite(world)
+    staff_invite_accept(token=token, password="a-long-passphrase-1")
+
+
+def _access_review_exported(world):
+    from accounts.services import staff_access_review_exported
+
+    staff_access_review_exported(actor=ACTOR)
 
 
 def _staff_sign_in_lock(world):
@@ -533,6 +598,35 @@ CASES = {
     "accounts.services.staff_user_create": (_staff_user_create, Action.STAFF_CREATED),
     "accounts.services.staff_sign_in_lock": (_staff_sign_in_lock, Action.STAFF_SIGN_IN_LOCKED),
     "accounts.services.staff_sso_sign_in": (_staff_sso_sign_in, Action.STAFF_CREATED),
+    "accounts.services.mfa_enrol_confirm": (
+        lambda world: _enrolled(_person()),
+        Action.STAFF_MFA_ENROLLED,
+    ),
+    "accounts.services.mfa_verify": (_mfa_verify, Action.STAFF_SIGNED_IN_RECOVERY_CODE),
+    "accounts.services.staff_role_change": (
+        _staff_action("staff_role_change", role="auditor"),
+        Action.STAFF_ROLE_CHANGED,
+    ),
+    "accounts.services.staff_deactivate": (
+        _staff_action("staff_deactivate"),
+        Action.STAFF_DEACTIVATED,
+    ),
+    "accounts.services.staff_reactivate": (_staff_reactivate, Action.STAFF_REACTIVATED),
+    "accounts.services.staff_unlock": (_staff_action("staff_unlock"), Action.STAFF_UNLOCKED),
+    "accounts.services.staff_mfa_reset": (_staff_action("staff_mfa_reset"), Action.STAFF_MFA_RESET),
+    "accounts.services.staff_sessions_revoke": (
+        _staff_action("staff_sessions_revoke"),
+        Action.STAFF_SESSIONS_REVOKED,
+    ),
+    "accounts.services.staff_invite": (_staff_invite, Action.STAFF_INVITED),
+    "accounts.services.staff_invite_accept": (
+        _staff_invite_accept,
+        Action.STAFF_INVITE_ACCEPTED,
+    ),
+    "accounts.services.staff_access_review_exported": (
+        _access_review_exported,
+        Action.STAFF_ACCESS_REVIEW_EXPORTED,
+    ),
     "tenants.services.service_apps.serviceapp_create": (
         _serviceapp_create,
         Action.SERVICEAPP_CREATED,

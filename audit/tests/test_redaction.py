@@ -17,6 +17,8 @@ KNOWN_SECRET_FIELDS = {
     ("tenants", "orgtoken", "access_token"),
     ("tenants", "orgtoken", "refresh_token"),
     ("accounts", "apikey", "secret_hash"),
+    ("accounts", "invite", "token_hash"),
+    ("otp_static", "statictoken", "token"),
     ("alerts", "alertchannel", "webhook_secret"),
 }
 # Secrets the portal itself holds must be encrypted at rest; Django's own are hashed
@@ -27,6 +29,10 @@ DJANGO_OWN = {
     ("sessions", "session", "session_key"),
     ("sessions", "session", "session_data"),
     ("accounts", "apikey", "secret_hash"),
+    # an invitation link's token: SHA-256, like API keys
+    ("accounts", "invite", "token_hash"),
+    # recovery codes: a keyed digest (accounts.services.recovery_digest), never the code
+    ("otp_static", "statictoken", "token"),
 }
 
 

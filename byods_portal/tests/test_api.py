@@ -180,8 +180,10 @@ def test_no_response_carries_a_secret(api_client_for, client_for, webex_world, s
 def test_each_app_joins_the_api_with_its_api_urls_module():
     from byods_portal.api.urls import app_api_modules
 
-    # accounts/api/ holds the key authentication but no endpoints; third-party apps never count
+    # accounts/api/ holds the key authentication and the staff endpoints; third-party apps
+    # never count
     assert app_api_modules() == [
+        "accounts.api.urls",
         "audit.api.urls",
         "tenants.api.urls",
         "datasources.api.urls",

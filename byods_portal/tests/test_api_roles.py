@@ -62,6 +62,17 @@ ALLOWED = {
     ("api:alert-incident-raise", "post"): OPS,
     ("api:alert-resolve", "post"): OPS,
     ("api:alertchannel-test", "post"): OPS,  # as the channel pages: operators only
+    # staff (accounts/api/): auditors read (access review), operators change
+    ("api:staff-list", "get"): AUDIT,
+    ("api:staff-detail", "get"): AUDIT,
+    ("api:staff-access-review", "get"): AUDIT,
+    ("api:staff-invite", "post"): OPS,
+    ("api:staff-role", "post"): OPS,
+    ("api:staff-deactivate", "post"): OPS,
+    ("api:staff-reactivate", "post"): OPS,
+    ("api:staff-unlock", "post"): OPS,
+    ("api:staff-reset-second-factor", "post"): OPS,
+    ("api:staff-revoke-sessions", "post"): OPS,
 }
 ROLES = ("operator", "onboarding", "auditor", "verifier")
 CASES = sorted(ALLOWED)

@@ -36,6 +36,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.tests.helpers import verified_login
 from audit.models import AuditEvent
 from audit.vocabulary import Action
 from datasources import tasks
@@ -197,7 +198,7 @@ def test_twenty_concurrent_rotate_buttons_make_one_put(live_server, client_for, 
         """A signed-in session of its own (as twenty tabs or colleagues would have), with the
         CSRF token of the page that shows the button."""
         client = Client()
-        client.force_login(operator)
+        verified_login(client, operator)
         tab = requests.Session()
         name = django_settings.SESSION_COOKIE_NAME
         tab.cookies.set(name, client.cookies[name].value)

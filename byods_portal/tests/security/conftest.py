@@ -59,6 +59,8 @@ class World:
     channel: object
     alert: object
     operation: object
+    staff: object  # a staff account's profile (its public id fills the staff routes)
+    invite_token: str  # an open invitation's one-time token
 
     # Routes whose UUID is not the route's own kind of object.
     OBJECTS = {
@@ -85,6 +87,8 @@ class World:
         "api:datasource-": "datasource",
         "api:bulkoperation-": "operation",
         "api:alert-": "alert",
+        "api:staff-": "staff",
+        "accounts:staff_": "staff",
     }
 
     def object_for(self, name: str, param: str):
@@ -108,6 +112,8 @@ class World:
             return self.datasource.public_id
         if name == "audit:event":
             return self.event.public_id
+        if param == "token":
+            return self.invite_token
         raise LookupError(f"security conftest: no object for <{param}> in {name}; add one")
 
     def path(self, name: str, route: str) -> str:
@@ -205,7 +211,15 @@ def build_extras(*, org, datasource) -> dict:
         selection=Selection(target_type="datasource", public_ids=(datasource.public_id,)),
         actor=SYSTEM,
     )
+    from accounts.services import staff_invite, staff_user_create
+
+    person, _ = staff_user_create(email="colleague@example.com", role=Role.ONBOARDING, actor=SYSTEM)
+    _, invite_token = staff_invite(
+        email="invitee@example.com", role=Role.AUDITOR, reason="joins the audit team", actor=SYSTEM
+    )
     return {
+        "staff": person.staff_profile,
+        "invite_token": invite_token,
         "api_key": api_key,
         "api_key_plaintext": plaintext,
         "channel": channel,

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from accounts.tests.helpers import verified_login
 from datasources.validation import check_url
 
 from .conftest import build_world, portal_routes
@@ -117,7 +118,7 @@ def test_every_post_is_refused_without_the_csrf_token(client_for, name):
     user = getattr(client_for("operator"), "user", None)
     client = Client(enforce_csrf_checks=True)
     if name != "login":
-        client.force_login(user)
+        verified_login(client, user)
     before = AuditEvent.objects.count()
     response = client.post(path, {"username": "operator@example.com", "password": "x"})
     assert response.status_code == 403, (name, response.status_code)

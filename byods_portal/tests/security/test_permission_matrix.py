@@ -83,9 +83,25 @@ RULES: dict[str, Rule] = {
     "sso_start": Rule(get=EVERYONE, kind="sso"),
     "sso_callback": Rule(get=EVERYONE, kind="sso"),
     "webex_webhook": Rule(post=frozenset(), kind="signed"),  # nobody without the signature
-    "accounts:staff_list": Rule(get=OP),
-    # API keys (MANAGE_STAFF)
-    "accounts:apikey_list": Rule(get=OP),
+    # the second factor after the password: one's own, no role needed (a verified session is
+    # sent on; an enrolled one is told how to get a new app)
+    "second_factor": Rule(get=SIGNED_IN, post=SIGNED_IN, redirects=True),
+    "second_factor_enrol": Rule(get=SIGNED_IN, post=SIGNED_IN),
+    # staff: auditors read (access review), operators change (MANAGE_STAFF)
+    "accounts:staff_list": Rule(get=AUDIT),
+    "accounts:staff_detail": Rule(get=AUDIT),
+    "accounts:staff_invite": Rule(get=OP, post=OP),
+    "accounts:invite_accept": Rule(get=EVERYONE, post=EVERYONE, kind="public"),
+    "accounts:staff_role": Rule(get=OP, post=OP),
+    "accounts:staff_deactivate": Rule(get=OP, post=OP),
+    "accounts:staff_reactivate": Rule(get=OP, post=OP),
+    "accounts:staff_unlock": Rule(get=OP, post=OP),
+    "accounts:staff_reset_second_factor": Rule(get=OP, post=OP),
+    "accounts:staff_revoke_sessions": Rule(get=OP, post=OP),
+    "accounts:access_review": Rule(get=AUDIT),
+    "accounts:access_review_csv": Rule(get=AUDIT),
+    # API keys (MANAGE_STAFF; the list is read by auditors too)
+    "accounts:apikey_list": Rule(get=AUDIT),
     "accounts:apikey_create": Rule(get=OP, post=OP),
     "accounts:apikey_revoke": Rule(get=OP, post=OP),
     # audit trail
@@ -189,6 +205,17 @@ RULES: dict[str, Rule] = {
     "api:alert-silence": Rule(post=OP, kind="api"),
     "api:alert-wake": Rule(post=OP, kind="api"),
     "api:alertchannel-test": Rule(post=OP, kind="api"),
+    # staff management (MANAGE_STAFF) and the access review (VIEW_AUDIT)
+    "api:staff-list": Rule(get=AUDIT, kind="api"),
+    "api:staff-detail": Rule(get=AUDIT, kind="api"),
+    "api:staff-access-review": Rule(get=AUDIT, kind="api"),
+    "api:staff-invite": Rule(post=OP, kind="api"),
+    "api:staff-role": Rule(post=OP, kind="api"),
+    "api:staff-deactivate": Rule(post=OP, kind="api"),
+    "api:staff-reactivate": Rule(post=OP, kind="api"),
+    "api:staff-unlock": Rule(post=OP, kind="api"),
+    "api:staff-reset-second-factor": Rule(post=OP, kind="api"),
+    "api:staff-revoke-sessions": Rule(post=OP, kind="api"),
 }
 
 ROUTES = dict(portal_routes())

@@ -20,6 +20,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
+from accounts.tests.helpers import verified_login
 from alerts.tests.conftest import Receiver
 from core.encryption import EncryptedTextField
 
@@ -200,7 +201,7 @@ def test_no_secret_appears_anywhere(
     from django.contrib import admin
 
     root = django_user_model.objects.create_superuser("root@example.com", "", "x" * 20)
-    operator.force_login(root)
+    verified_login(operator, root)
     seen.append(("admin index", body(operator.get("/admin/"))))
     for model in admin.site._registry:
         meta = model._meta
