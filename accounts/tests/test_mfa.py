@@ -136,6 +136,7 @@ def test_every_signed_in_page_is_closed_to_an_unverified_operator(operator):
     client = Client()
     password_sign_in(client)
     open_to_all = {"login", "healthz", "metrics", "webex_webhook", "accounts:invite_accept"}
+    open_to_all |= {"sso_start", "sso_callback"}  # single sign-on: before any session
     own = {"second_factor", "second_factor_enrol", "logout"}
     for name, route in portal_routes():
         if name in open_to_all | own or route.startswith("api/"):

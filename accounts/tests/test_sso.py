@@ -178,6 +178,37 @@ def test_an_existing_password_account_is_linked_by_its_email(client, sso_on):
     assert user.check_password(password)  # still a password account too
 
 
+def test_an_operator_through_sso_needs_no_portal_totp_but_their_password_does(client, sso_on):
+    """The portal's TOTP guards password sign-ins; the IdP enforces its own factors. A password
+    operator later linked to the IdP still gives a code when signing in with the password."""
+    from django.test import Client
+
+    user, password = staff_user_create(
+        email="olga@example.com", role=Role.OPERATOR, actor=Actor.system("test")
+    )
+    claims = {"email": "olga@example.com", "name": "Olga", "groups": ["byods-ops"]}
+    assert sso_sign_in(client, sso_on, "sub-olga", claims).status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+
+    by_password = Client()
+    answer = by_password.post(
+        reverse("login"), {"username": "olga@example.com", "password": password}
+    )
+    assert answer.status_code == 302
+    page = by_password.get(reverse("dashboard"))
+    assert page.status_code == 302 and page.url.startswith(reverse("second_factor_enrol"))
+
+    # The access review says how each person signs in.
+    sso_sign_in(Client(), sso_on, "sub-sam", {"email": "sam@example.com", "groups": ["byods-onb"]})
+    review = client.get(reverse("accounts:access_review")).content.decode()
+    rows = {
+        email: review.split(f"{email}</a></td>", 1)[1].split("</tr>", 1)[0]
+        for email in ("olga@example.com", "sam@example.com")
+    }
+    assert "SSO or password" in rows["olga@example.com"]
+    assert "<td>SSO</td>" in rows["sam@example.com"]
+
+
 def test_an_email_linked_to_another_identity_is_not_taken_over(client, sso_on):
     sso_sign_in(client, sso_on, "sub-gina", {"email": "gina@example.com", "groups": ["byods-ops"]})
     client.post(reverse("logout"))
