@@ -88,7 +88,9 @@ class AlertSerializer(serializers.ModelSerializer):
         "empty otherwise.",
     )
     quiet_until = serializers.DateTimeField(
-        read_only=True, help_text="When the snooze or silence ends; null: until resolved."
+        read_only=True,
+        allow_null=True,
+        help_text="When the snooze or silence ends; null when not quiet or quiet until resolved.",
     )
 
     class Meta:

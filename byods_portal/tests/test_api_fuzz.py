@@ -193,6 +193,18 @@ def fit(case, world: World) -> None:
     elif body is not None and path == "/api/v1/alerts/incidents/":
         if not CustomerOrg.objects.filter(public_id=_uuid(body.get("org"))):
             body["org"] = ORG_EXAMPLE["id"]
+    elif body is not None and path in (
+        "/api/v1/alerts/{id}/snooze/",
+        "/api/v1/alerts/{id}/silence/",
+    ):
+        # The end of a snooze or silence lies ahead (a snooze always has one).
+        until = _instant(body.get("until"))
+        if until is None and path.endswith("/snooze/"):
+            until = dt.datetime.now(dt.UTC)
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=dt.UTC)
+        if until is not None and until <= dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1):
+            body["until"] = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1 + n % 24)).isoformat()
     elif body is not None and path == "/api/v1/bulk-operations/preview/":
         _bulk_fit(body, start=False)
     elif body is not None and (method, path) == ("POST", "/api/v1/bulk-operations/"):
