@@ -1,10 +1,9 @@
-"""The admin shows no second-factor devices: their TOTP secrets and recovery codes are stored
-as django-otp keeps them, and staff reset a second factor from the Staff pages (audited)."""
+"""The admin shows no second-factor devices: staff reset a second factor from the Staff pages
+(audited). The authenticator apps' secrets are sealed (`accounts.AuthenticatorApp.key`) and the
+recovery codes kept as keyed digests, so neither would be readable there anyway."""
 
 from django.contrib import admin
 from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-for model in (TOTPDevice, StaticDevice):
-    if admin.site.is_registered(model):
-        admin.site.unregister(model)
+if admin.site.is_registered(StaticDevice):
+    admin.site.unregister(StaticDevice)

@@ -1,10 +1,22 @@
+import secrets
+import time
 import uuid
+from base64 import b32encode
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+
+from core.encryption import EncryptedTextField
 
 from .roles import CAPABILITIES, Role
+
+
+def _new_totp_key() -> str:
+    return secrets.token_hex(20)
 
 
 class Capability(models.Model):
@@ -133,3 +145,63 @@ class Invite(models.Model):
 
     def is_usable(self, now=None) -> bool:
         return self.accepted_at is None and self.expires_at > (now or timezone.now())
+
+
+class AuthenticatorApp(TimestampMixin, ThrottlingMixin, Device):
+    """A person's TOTP authenticator app (the second factor of password accounts).
+
+    django-otp's own TOTP device keeps its secret in a plain column; this one keeps it in an
+    `EncryptedTextField`, like every other secret of the portal, and re-sealed with them by
+    `rotate_encryption_keys`. The counting follows RFC 6238 through django-otp's `TOTP`: 30-s
+    steps, 6 digits, one step of tolerance either way, and a code at or before the last
+    accepted step is refused (no replay).
+    """
+
+    key = EncryptedTextField(default=_new_totp_key)  # hex, 20 random bytes
+    step = models.PositiveSmallIntegerField(default=30)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    @property
+    def bin_key(self) -> bytes:
+        return bytes.fromhex(self.key)
+
+    def get_throttle_factor(self) -> int:
+        return 0  # wrong codes count in accounts/throttle.py, which locks and audits
+
+    def verify_token(self, token) -> bool:
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            return False
+        totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+        totp.time = time.time()
+        if not totp.verify(code, self.tolerance, self.last_t + 1):
+            return False
+        self.last_t, self.drift = totp.t(), totp.drift
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URI an authenticator app scans (Key Uri Format)."""
+        issuer = settings.OTP_TOTP_ISSUER.replace(":", "")
+        label = f"{issuer}:{self.user.get_username()}"
+        query = urlencode(
+            {
+                "secret": b32encode(self.bin_key).decode(),
+                "algorithm": "SHA1",
+                "digits": self.digits,
+                "period": self.step,
+                "issuer": issuer,
+            },
+            quote_via=quote,
+        )
+        return f"otpauth://totp/{quote(label)}?{query}"

@@ -42,9 +42,9 @@ def apikey_get(public_id) -> ApiKey:
 # ------------------------------------------------------------------------- second factor
 def mfa_enrolled(user) -> bool:
     """Whether `user` has a confirmed authenticator app."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from .models import AuthenticatorApp
 
-    return bool(user.pk) and TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(user.pk) and AuthenticatorApp.objects.filter(user=user, confirmed=True).exists()
 
 
 def mfa_required(user) -> bool:
@@ -117,12 +117,13 @@ def role_history(limit: int = 500) -> QuerySet:
 
 def access_review_staff() -> list[dict]:
     """One row per staff account, for the access review (page, CSV and API)."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     from . import throttle
+    from .models import AuthenticatorApp
     from .roles import user_role
 
-    enrolled = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
+    enrolled = set(
+        AuthenticatorApp.objects.filter(confirmed=True).values_list("user_id", flat=True)
+    )
     rows = []
     users = (
         get_user_model()
@@ -181,9 +182,9 @@ def access_review_apikeys() -> list[dict]:
 
 def mfa_pending_device(user):
     """The authenticator app being enrolled (not yet confirmed), or None."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from .models import AuthenticatorApp
 
-    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return AuthenticatorApp.objects.filter(user=user, confirmed=False).order_by("-pk").first()
 
 
 def staff_history(user, limit: int = 50) -> QuerySet:

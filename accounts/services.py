@@ -402,9 +402,9 @@ RECOVERY_CODES = 10
 
 
 def _totp_devices(user: User):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from .models import AuthenticatorApp
 
-    return TOTPDevice.objects.filter(user=user)
+    return AuthenticatorApp.objects.filter(user=user)
 
 
 @transaction.atomic
@@ -412,10 +412,10 @@ def mfa_enrol_begin(*, user: User):
     """Start enrolling an authenticator app: a new, unconfirmed TOTP device (any earlier
     unconfirmed one is dropped). Nothing counts until `mfa_enrol_confirm`, so this is not
     audited; the secret is shown to the user once, on the enrolment page."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from .models import AuthenticatorApp
 
     _totp_devices(user).filter(confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return AuthenticatorApp.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
 def mfa_enrol_confirm(*, user: User, token: str, actor: Actor | None = None) -> list[str]:

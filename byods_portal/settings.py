@@ -68,7 +68,6 @@ INSTALLED_APPS = [
     "csp",
     # The second factor (accounts/mfa.py): TOTP apps and one-time recovery codes.
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "core",
     "accounts",
@@ -197,7 +196,7 @@ PORTAL_MFA_REQUIRED_ROLES = env.list("PORTAL_MFA_REQUIRED_ROLES", default=["oper
 OTP_TOTP_ISSUER = "BYODS portal"
 # django-otp's own per-device back-off (1 s, 2 s, 4 s... after a wrong code) is off: wrong codes
 # count in the portal's sign-in throttle instead (accounts/throttle.py), which locks and audits.
-OTP_TOTP_THROTTLE_FACTOR = 0
+# The TOTP device is the portal's own accounts.AuthenticatorApp (its secret sealed at rest).
 OTP_STATIC_THROTTLE_FACTOR = 0
 # Hours an invitation link (staff management) stays usable.
 PORTAL_INVITE_HOURS = env.int("PORTAL_INVITE_HOURS", default=72)

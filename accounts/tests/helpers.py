@@ -6,16 +6,16 @@ def verified_login(client, user):
     session as having given it (as `django_otp.login` does after a good code), with a confirmed
     authenticator device made for them if they have none."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from accounts.models import AuthenticatorApp
     from accounts.selectors import mfa_required
 
     client.force_login(user)
     if not mfa_required(user):
         return client
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = AuthenticatorApp.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="test device", confirmed=True)
+        device = AuthenticatorApp.objects.create(user=user, name="test device", confirmed=True)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()

@@ -8,9 +8,9 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
+from accounts.models import AuthenticatorApp
 from accounts.roles import Role
 from audit.context import Actor
 from audit.models import AuditEvent
@@ -37,7 +37,7 @@ def operator(client_for):
     return user
 
 
-def enrol(user) -> tuple[TOTPDevice, list[str]]:
+def enrol(user) -> tuple[AuthenticatorApp, list[str]]:
     device = services.mfa_enrol_begin(user=user)
     codes = services.mfa_enrol_confirm(user=user, token=code_for(device), actor=SETUP)
     device.refresh_from_db()
@@ -59,7 +59,7 @@ def test_an_operator_without_a_factor_is_sent_to_enrol_and_sees_recovery_codes_o
     assert enrol_page.status_code == 200
     text = enrol_page.content.decode()
     assert "<svg" in text and not INLINE_CODE.search(text)
-    device = TOTPDevice.objects.get(user=operator, confirmed=False)
+    device = AuthenticatorApp.objects.get(user=operator, confirmed=False)
     secret = re.search(r'data-secret="([A-Z2-7]+)"', text)[1]
     assert secret and device.config_url.find(secret) > 0  # the secret the app gets
     wrong = client.post(page.url, {"token": "000000" if code_for(device) != "000000" else "1"})
@@ -210,9 +210,29 @@ def test_a_reset_factor_means_enrolling_again(operator, client_for):
     confirm = admin.get(url)
     assert confirm.status_code == 200 and "Reset second factor" in confirm.content.decode()
     assert admin.post(url, {"reason": "lost phone"}).status_code == 302
-    assert not TOTPDevice.objects.filter(user=operator).exists()
+    assert not AuthenticatorApp.objects.filter(user=operator).exists()
     event = AuditEvent.objects.get(action=Action.STAFF_MFA_RESET)
     assert event.reason == "lost phone" and "1 session(s) ended" in event.summary
     assert client.get(reverse("dashboard")).url.startswith(reverse("login"))  # signed out
     password_sign_in(client)
     assert client.get(reverse("dashboard")).url.startswith(reverse("second_factor_enrol"))
+
+
+def test_the_authenticator_secret_is_sealed_at_rest_and_a_code_works_once(operator):
+    """The TOTP secret is a secret like the org tokens: the column holds only the sealed form,
+    and a code accepted once is not accepted again (no replay within its 30 s)."""
+    from django.db import connection
+
+    from core.encryption import PREFIX
+
+    device, _ = enrol(operator)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key FROM accounts_authenticatorapp WHERE id = %s", [device.pk])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith(PREFIX) and device.key not in stored
+    assert len(bytes.fromhex(device.key)) == 20
+    used = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    used.time = device.t0 + device.last_t * device.step + 1  # the step enrolment accepted
+    fresh = AuthenticatorApp.objects.get(pk=device.pk)
+    assert fresh.verify_token(f"{used.token():06d}") is False  # already used: no replay
+    assert fresh.verify_token("not digits") is False

@@ -18,6 +18,7 @@ KNOWN_SECRET_FIELDS = {
     ("tenants", "orgtoken", "refresh_token"),
     ("accounts", "apikey", "secret_hash"),
     ("accounts", "invite", "token_hash"),
+    ("accounts", "authenticatorapp", "key"),  # the TOTP secret, sealed
     ("otp_static", "statictoken", "token"),
     ("alerts", "alertchannel", "webhook_secret"),
 }

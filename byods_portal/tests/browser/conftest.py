@@ -124,15 +124,14 @@ def totp_code(device, steps_ahead: int = 0) -> str:
 def _second_factor_for(user):
     """The user's authenticator device, enrolled through the services when the role needs one
     and none exists; None for roles that sign in with the password alone."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
+    from accounts.models import AuthenticatorApp
     from accounts.selectors import mfa_required
     from accounts.services import mfa_enrol_begin, mfa_enrol_confirm
     from audit.context import Actor
 
     if not mfa_required(user):
         return None
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = AuthenticatorApp.objects.filter(user=user, confirmed=True).first()
     if device is None:
         device = mfa_enrol_begin(user=user)
         mfa_enrol_confirm(user=user, token=totp_code(device), actor=Actor.system("test-setup"))

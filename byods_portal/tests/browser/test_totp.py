@@ -5,10 +5,10 @@ would), and the next sign-in asks for a code."""
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
+from accounts.models import AuthenticatorApp
 from accounts.roles import Role
 from accounts.services import staff_user_create
 from audit.context import Actor
@@ -70,7 +70,7 @@ def test_an_operator_enrols_then_signs_in_with_a_code(transactional_db, new_page
     page.get_by_role("textbox", name="Code").fill(wrong)
     page.get_by_role("button", name="Verify").click()
     expect(page.locator(".invalid-feedback")).to_contain_text("not right")
-    device = get_user_model().objects.get(username=EMAIL).totpdevice_set.get()
+    device = AuthenticatorApp.objects.get(user__username=EMAIL)
     assert totp_code(device, steps_ahead=1) == code_from_secret(secret, 1)  # the same key
     page.get_by_role("textbox", name="Code").fill(code_from_secret(secret, steps_ahead=1))
     page.get_by_role("button", name="Verify").click()
