@@ -10,6 +10,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from accounts.roles import Role
+from accounts.services import staff_user_create
+from alerts.services import alert_incident_raise
 from datasources.services import datasource_register
 from operations import tasks
 from operations.models import BulkOperation
@@ -78,6 +81,10 @@ def test_no_page_violates_the_content_security_policy(csp_page, portal_url, worl
     app, org, sources = world
     page = csp_page
     ds = sources[0]
+    colleague, _ = staff_user_create(email="colleague@example.com", role=Role.AUDITOR, actor=SYSTEM)
+    incident = alert_incident_raise(
+        org=org, summary="Customer reports no data", user=None, actor=SYSTEM
+    )
     pages = [
         ("dashboard",),
         ("tenants:org_list",),
@@ -107,11 +114,19 @@ def test_no_page_violates_the_content_security_policy(csp_page, portal_url, worl
         ("audit:org_timeline", org.public_id),
         ("audit:datasource_timeline", ds.public_id),
         ("accounts:staff_list",),
+        ("accounts:staff_detail", colleague.staff_profile.public_id),
+        ("accounts:staff_invite",),
+        ("accounts:access_review",),
+        ("alerts:detail", incident.public_id),
         ("accounts:apikey_list",),
         ("accounts:apikey_create",),
         ("admin:index",),
     ]
     found: dict[str, list[str]] = {}
+    # The header search's results page, with hits of each kind.
+    page.goto(portal_url("search") + "?q=Globex")
+    expect(page.locator("main")).to_contain_text("Globex Retail")
+    found["search"] = violations(page)
     for name, *args in pages:
         response = page.goto(portal_url(name, *args))
         assert response.status < 400, f"{name}: {response.status}"  # noqa: PLR2004
