@@ -224,7 +224,7 @@ def test_a_worker_opens_and_sends_the_scheduler_alert_within_two_minutes(alive, 
     assert alert.org is None and alert.severity == "critical"
     assert "No scheduler has sent tasks" in alert.summary
     assert [m.subject for m in mail.outbox] == [
-        "[BYODS ALERT] Scheduler silent: the portal",
+        "[BYODS ALERT] Scheduler silent: the portal (critical)",
     ]
     assert AlertDelivery.objects.get(alert=alert).sent_at is not None
     assert AuditEvent.objects.filter(action="alert.opened", target_id=alert.public_id).exists()
