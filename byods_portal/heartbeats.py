@@ -97,4 +97,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    shutdown = stop
+    # A cold shutdown (SIGQUIT, or an in-process worker told to terminate, as the browser tests'
+    # worker is) sends "terminate", not "stop": the thread must end either way, or an in-process
+    # worker's heartbeats would outlive it and vouch for a worker that is gone.
+    shutdown = terminate = stop

@@ -61,6 +61,9 @@ ALLOWED = {
     ("api:alert-acknowledge", "post"): EDIT,
     ("api:alert-incident-raise", "post"): OPS,
     ("api:alert-resolve", "post"): OPS,
+    ("api:alert-snooze", "post"): OPS,  # snooze, silence, wake: operators only
+    ("api:alert-silence", "post"): OPS,
+    ("api:alert-wake", "post"): OPS,
     ("api:alertchannel-test", "post"): OPS,  # as the channel pages: operators only
     # staff (accounts/api/): auditors read (access review), operators change
     ("api:staff-list", "get"): AUDIT,

@@ -286,3 +286,24 @@ def test_liveness_reads_a_fixed_number_of_queries(alive, django_assert_num_queri
     with time_machine.travel(T0, tick=False), django_assert_num_queries(2):
         seen = liveness(now=timezone.now())
     assert len(seen.workers) == 1
+
+
+def _heartbeat_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "portal-heartbeat" and t.is_alive()]
+
+
+def test_a_worker_that_stops_stops_beating(transactional_db):
+    """An in-process worker (as the browser tests run one) ends with a terminate, not a stop:
+    its heartbeat thread must end too, or the portal would go on seeing a worker that is gone
+    (and `rotate_encryption_keys` would wait on its key ring)."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    before = len(_heartbeat_threads())
+    queue = f"liveness-test-{uuid.uuid4().hex[:8]}"
+    with start_worker(celery_app, queues=[queue], perform_ping_check=False, shutdown_timeout=30):
+        assert len(_heartbeat_threads()) == before + 1
+    assert len(_heartbeat_threads()) == before
