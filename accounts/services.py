@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from audit.vocabulary import Action
 from core.errors import PortalError
+from core.words import counted
 
 from .models import ApiKey, Invite, StaffProfile
 from .roles import STAFF_ROLES, Role
@@ -643,7 +644,7 @@ def staff_deactivate(*, user: User, reason: str, by: User | None = None, actor=N
     _record_staff(
         Action.STAFF_DEACTIVATED,
         user,
-        f"Deactivated {user.get_username()} ({ended} session(s) ended)",
+        f"Deactivated {user.get_username()} ({counted(ended, 'session')} ended)",
         reason,
         actor or _by_actor(by),
         changes={"is_active": {"before": True, "after": False}},
@@ -705,7 +706,7 @@ def staff_mfa_reset(*, user: User, reason: str, by: User | None = None, actor=No
         Action.STAFF_MFA_RESET,
         user,
         f"Reset the second factor of {user.get_username()} "
-        f"({removed} device(s) removed, {ended} session(s) ended)",
+        f"({counted(removed, 'device')} removed, {counted(ended, 'session')} ended)",
         reason,
         actor or _by_actor(by),
     )
@@ -719,7 +720,7 @@ def staff_sessions_revoke(*, user: User, reason: str, by: User | None = None, ac
     _record_staff(
         Action.STAFF_SESSIONS_REVOKED,
         user,
-        f"Revoked {ended} session(s) of {user.get_username()}",
+        f"Revoked {counted(ended, 'session')} of {user.get_username()}",
         reason,
         actor or _by_actor(by),
     )

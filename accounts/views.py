@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.views import service_call
+from core.words import counted
 
 from . import selectors, services, throttle
 from .forms import ApiKeyForm, ApiKeyRevokeForm, InviteForm, ReasonForm, RoleChangeForm, SignInForm
@@ -198,7 +199,7 @@ def staff_action(request, public_id: uuid.UUID, action: str):
                 done = f"Reset the second factor of {person.username}: they enrol anew."
             else:
                 n = services.staff_sessions_revoke(**common)
-                done = f"Ended {n} session(s) of {person.username}."
+                done = f"Ended {counted(n, 'session')} of {person.username}."
         if call.ok:
             messages.success(request, done)
             return redirect("accounts:staff_detail", public_id=public_id)

@@ -92,7 +92,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self._thread = threading.Thread(target=run, name="portal-heartbeat", daemon=True)
         self._thread.start()
 
-    def stop(self, worker) -> None:
+    def stop(self, parent) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -16,6 +16,7 @@ owner (`alerts`, kind `offboarding_stalled`).
 from __future__ import annotations
 
 from audit.context import Actor
+from core.words import counted
 from datasources import services as ds_services
 from tenants import services as tenant_services
 from tenants.models import CustomerOrg, OrgToken
@@ -56,7 +57,7 @@ def org_offboard_run(*, org: CustomerOrg, actor: Actor | None = None) -> str:
                 actor=actor,
             )
             return (
-                f"{len(report.failures)} data source(s) failed; "
+                f"{counted(len(report.failures), 'data source')} failed; "
                 f"retried automatically at {retry_at:%H:%M} UTC"
             )
         tenant_services.org_tokens_destroy(org=org, actor=actor)

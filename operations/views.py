@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.roles import Perm
 from core.forms import add_service_errors
 from core.queueing import enqueue_on_commit
+from core.words import counted
 
 from . import selectors, services, tasks
 from .forms import ConfirmForm, SelectionForm
@@ -186,5 +187,5 @@ def bulk_retry(request, public_id: uuid.UUID):
             messages.error(request, " ".join(errors))
         return redirect("operations:detail", public_id=op.public_id)
     enqueue_on_commit(tasks.run, retry.pk)
-    messages.success(request, f"Retrying {retry.total} failed item(s).")
+    messages.success(request, f"Retrying {counted(retry.total, 'failed item')}.")
     return redirect("operations:detail", public_id=retry.public_id)

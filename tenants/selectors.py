@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core import policy as rules
+from core.words import counted
 
 from .models import CustomerOrg, OrgToken, ServiceApp
 
@@ -142,7 +143,7 @@ def offboardings_stalled(now: dt.datetime) -> list[tuple[CustomerOrg, str]]:
             stalled.append(
                 (
                     org,
-                    f"{p['failed']} data source(s) left after attempt "
+                    f"{counted(p['failed'], 'data source')} left after attempt "
                     f"{p.get('attempts', 1)}; {why}",
                 )
             )

@@ -15,6 +15,7 @@ from audit.redaction import changes as diff
 from audit.services import audit_record, audit_record_failure
 from audit.vocabulary import Action
 from core.webex_adapter import explain, webex_client_for
+from core.words import counted
 from tenants.models import CustomerOrg
 from webex.errors import WebexError, WebexNotFound
 from webex.types import DataSource as RemoteDataSource
@@ -53,7 +54,7 @@ class DriftReport:
             return f"Webex did not answer; nothing changed. {self.detail}"
         if not self.opened and not self.cleared:
             return "Portal and Webex agree."
-        return f"{self.opened} new difference(s) found, {self.cleared} cleared."
+        return f"{counted(self.opened, 'new difference')} found, {self.cleared} cleared."
 
 
 def _differences(ds: DataSource, remote: RemoteDataSource) -> dict:

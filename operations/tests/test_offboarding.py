@@ -140,7 +140,7 @@ def test_a_refused_data_source_is_named_retried_with_backoff_and_alerted(
     )
     start(org, "disable")
     outcome = offboarding.org_offboard_run(org=org, actor=SYSTEM)
-    assert outcome.startswith("1 data source(s) failed; retried automatically at")
+    assert outcome.startswith("1 data source failed; retried automatically at")
     org.refresh_from_db()
     progress = org.offboard_progress
     assert progress["done"] == 3 and progress["failed"] == 1 and progress["attempts"] == 1
@@ -156,7 +156,7 @@ def test_a_refused_data_source_is_named_retried_with_backoff_and_alerted(
     # The owner is told.
     alerts_evaluate(actor=SYSTEM)
     alert = Alert.objects.get(kind="offboarding_stalled", org=org, resolved_at__isnull=True)
-    assert alert.owner == operator_client.user and "1 data source(s) left" in alert.summary
+    assert alert.owner == operator_client.user and "1 data source left" in alert.summary
 
     # Not before its back-off, then on its own once Webex answers again.
     assert offboarding_sweep() == 0
